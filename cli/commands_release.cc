@@ -1,0 +1,105 @@
+// release and trace: the two halves of the product on the command line.
+#include <cstdio>
+#include <iostream>
+#include <nlohmann/json.hpp>
+
+#include "args.h"
+#include "context.h"
+#include "tracemark/release_engine.h"
+#include "tracemark/scheme_params.h"
+#include "tracemark/trace_engine.h"
+
+namespace tracemark::cli {
+namespace {
+
+nlohmann::json CopyJson(const CopyResult& c) {
+  return {{"licensee", c.licensee}, {"path", c.path},      {"sha256", c.sha256},
+          {"accuracy", c.accuracy}, {"bits", c.bits},      {"bits_with_margin", c.bits_with_margin},
+          {"steps", c.steps},       {"seconds", c.seconds}};
+}
+
+void PrintCopy(const CopyResult& c) {
+  std::printf("  %-16s acc %6.2f%%  bits %4d/%-4d  %5.1fs  %s\n    sha256 %s\n", c.licensee.c_str(),
+              100 * c.accuracy, c.bits_with_margin, c.bits, c.seconds, c.path.c_str(),
+              c.sha256.c_str());
+  std::fflush(stdout);
+}
+
+}  // namespace
+
+int ReleaseCommand(Context& ctx, const std::vector<std::string>& argv) {
+  auto args =
+      Args::Parse(argv, {"name", "version", "scheme", "licensees", "data", "out", "set"}, {"json"});
+  if (!args.ok()) return Usage(args.status().message());
+  if (args->positional().size() != 1) return Usage("release takes one MODEL.pt");
+  ReleaseRequest request;
+  request.model_path = args->positional()[0];
+  for (auto [flag, field] :
+       {std::pair{"name", &request.model_name}, std::pair{"version", &request.version},
+        std::pair{"scheme", &request.scheme}, std::pair{"data", &request.data_spec},
+        std::pair{"out", &request.out_dir}}) {
+    auto value = args->Required(flag);
+    if (!value.ok()) return Usage(value.status().message());
+    *field = *value;
+  }
+  auto licensees = args->Required("licensees");
+  if (!licensees.ok()) return Usage(licensees.status().message());
+  request.licensees = SplitList(*licensees);
+  for (const auto& setting : args->All("set")) {
+    Status st = ParseSetting(setting, &request.settings);
+    if (!st.ok()) return Fail(st);
+  }
+  auto store = ctx.Store();
+  if (!store.ok()) return Fail(store.status());
+  auto plugins = ctx.Plugins();
+  if (!plugins.ok()) return Fail(plugins.status());
+
+  bool json = args->Has("json");
+  if (!json) {
+    std::printf("releasing %s %s with %s to %zu licensee(s)\n", request.model_name.c_str(),
+                request.version.c_str(), request.scheme.c_str(), request.licensees.size());
+    std::fflush(stdout);
+  }
+  ReleaseEngine engine(*store, *plugins);
+  auto result = engine.Release(request, json ? ReleaseEngine::CopyCallback() : PrintCopy);
+  if (!result.ok()) return Fail(result.status());
+  if (json) {
+    nlohmann::json copies = nlohmann::json::array();
+    for (const auto& c : result->copies) copies.push_back(CopyJson(c));
+    std::cout << nlohmann::json{{"release_id", result->release_id},
+                                {"scheme", result->scheme},
+                                {"code", result->code_family},
+                                {"bits", result->bits},
+                                {"base_accuracy", result->base_accuracy},
+                                {"seconds", result->seconds},
+                                {"copies", copies}}
+                     .dump(2)
+              << "\n";
+  } else {
+    std::printf("release %lld done: %s code, %d bits, base accuracy %.2f%%, %.1fs\n",
+                static_cast<long long>(result->release_id), result->code_family.c_str(),
+                result->bits, 100 * result->base_accuracy, result->seconds);
+  }
+  return kExitOk;
+}
+
+int TraceCommand(Context& ctx, const std::vector<std::string>& argv) {
+  auto args = Args::Parse(argv, {}, {"json"});
+  if (!args.ok()) return Usage(args.status().message());
+  if (args->positional().size() != 1) return Usage("trace takes one SUSPECT.pt");
+  auto store = ctx.Store();
+  if (!store.ok()) return Fail(store.status());
+  auto plugins = ctx.Plugins();
+  if (!plugins.ok()) return Fail(plugins.status());
+  TraceEngine engine(*store, *plugins);
+  auto report = engine.Trace(args->positional()[0]);
+  if (!report.ok()) return Fail(report.status());
+  if (args->Has("json")) {
+    std::cout << ToJson(*report).dump(2) << "\n";
+  } else {
+    std::cout << ToText(*report);
+  }
+  return report->accused.empty() ? kExitNobodyAccused : kExitOk;
+}
+
+}  // namespace tracemark::cli

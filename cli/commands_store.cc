@@ -1,0 +1,86 @@
+// Commands over the key store and the plugins: licensee add|list, schemes.
+#include <iostream>
+#include <nlohmann/json.hpp>
+
+#include "args.h"
+#include "context.h"
+
+namespace tracemark::cli {
+
+int LicenseeAdd(Context& ctx, const std::vector<std::string>& argv) {
+  auto args = Args::Parse(argv, {}, {});
+  if (!args.ok()) return Usage(args.status().message());
+  if (args->positional().size() != 1) return Usage("licensee add takes one NAME");
+  auto store = ctx.Store();
+  if (!store.ok()) return Fail(store.status());
+  auto licensee = (*store)->AddLicensee(args->positional()[0]);
+  if (!licensee.ok()) return Fail(licensee.status());
+  std::cout << "added licensee " << licensee->name << " (id " << licensee->id << ")\n";
+  return kExitOk;
+}
+
+int LicenseeList(Context& ctx, const std::vector<std::string>& argv) {
+  auto args = Args::Parse(argv, {}, {"json"});
+  if (!args.ok()) return Usage(args.status().message());
+  auto store = ctx.Store();
+  if (!store.ok()) return Fail(store.status());
+  auto licensees = (*store)->ListLicensees();
+  if (!licensees.ok()) return Fail(licensees.status());
+  if (args->Has("json")) {
+    nlohmann::json out = nlohmann::json::array();
+    for (const auto& l : *licensees) {
+      out.push_back({{"id", l.id}, {"name", l.name}, {"created_at", l.created_at}});
+    }
+    std::cout << out.dump(2) << "\n";
+    return kExitOk;
+  }
+  for (const auto& l : *licensees) std::cout << l.name << "\t" << l.created_at << "\n";
+  return kExitOk;
+}
+
+int Schemes(Context& ctx, const std::vector<std::string>& argv) {
+  auto args = Args::Parse(argv, {}, {"json"});
+  if (!args.ok()) return Usage(args.status().message());
+  auto plugins = ctx.Plugins();
+  if (!plugins.ok()) return Fail(plugins.status());
+  nlohmann::json out = nlohmann::json::array();
+  for (const Scheme* scheme : (*plugins)->schemes()) {
+    const SchemeInfo& info = scheme->Info();
+    nlohmann::json params = nlohmann::json::array();
+    for (const auto& p : info.params) {
+      params.push_back(
+          {{"name", p.name}, {"default", p.default_value}, {"description", p.description}});
+    }
+    out.push_back({{"name", info.name},
+                   {"title", info.title},
+                   {"reference", info.reference},
+                   {"access", info.access},
+                   {"white_box", info.white_box},
+                   {"black_box", info.black_box},
+                   {"model_kinds", info.model_kinds},
+                   {"needs_training_data", info.needs_training_data},
+                   {"default_code", info.default_code_family},
+                   {"capacity", info.capacity},
+                   {"params", params}});
+  }
+  if (args->Has("json")) {
+    std::cout << out.dump(2) << "\n";
+    return kExitOk;
+  }
+  for (const auto& s : out) {
+    std::cout << s["name"].get<std::string>() << ": " << s["title"].get<std::string>() << "\n"
+              << "  access " << s["access"].get<std::string>()
+              << (s["black_box"].get<bool>() ? " (black-box capable)" : " (white-box)")
+              << ", models: " << s["model_kinds"].dump() << ", default code "
+              << s["default_code"].get<std::string>() << "\n"
+              << "  capacity: " << s["capacity"].get<std::string>() << "\n";
+    for (const auto& p : s["params"]) {
+      std::cout << "  --set " << p["name"].get<std::string>() << "="
+                << p["default"].get<std::string>() << "  " << p["description"].get<std::string>()
+                << "\n";
+    }
+  }
+  return kExitOk;
+}
+
+}  // namespace tracemark::cli

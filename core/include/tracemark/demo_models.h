@@ -1,0 +1,16 @@
+// Architectures the project builds itself as TorchScript (no Python): the
+// demo CNN for Fashion-MNIST. Parameters are initialised like PyTorch's
+// defaults (U(-1/sqrt(fan_in), 1/sqrt(fan_in))) from `seed`.
+#pragma once
+
+#include <torch/script.h>
+
+#include <cstdint>
+
+namespace tracemark {
+
+// conv1(1->16, 3x3) relu maxpool2, conv2(16->32, 3x3) relu maxpool2,
+// fc1(1568->128) relu, fc2(128->10). Input [N, 1, 28, 28].
+torch::jit::Module MakeDemoCnn(uint64_t seed);
+
+}  // namespace tracemark

@@ -1,0 +1,80 @@
+// ReleaseEngine: turns one model version into per-licensee fingerprinted
+// copies, recording every code and key before any copy is published.
+//
+// Order of work, and what a failure leaves behind:
+//   1. validate everything (names, scheme, settings, model, dataset, output
+//      directory); a failure here writes nothing anywhere;
+//   2. draw the codebook and the scheme key and store the release with all
+//      its copies "pending" in one transaction;
+//   3. per licensee: embed, save atomically to OUT/<licensee>/<file name>,
+//      hash, and mark the copy "done";
+//   4. mark the release "done". A failure in 3 marks the copy and the
+//      release "failed" with the reason; copies already published stay
+//      valid and traceable.
+#pragma once
+
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "tracemark/key_store.h"
+#include "tracemark/plugin_host.h"
+#include "tracemark/scheme.h"
+#include "tracemark/status.h"
+
+namespace tracemark {
+
+struct ReleaseRequest {
+  std::string model_path;
+  std::string model_name;
+  std::string version;
+  std::string scheme;
+  std::string data_spec;  // see LoadDataset
+  std::string out_dir;
+  std::vector<std::string> licensees;
+  // Release settings (see CoreSettingSpecs) and scheme parameters, mixed.
+  SchemeParams settings;
+};
+
+struct CopyResult {
+  std::string licensee;
+  std::string path;
+  std::string sha256;
+  double accuracy = 0;  // test accuracy in [0, 1]
+  int bits = 0;
+  int bits_with_margin = 0;
+  int steps = 0;
+  double seconds = 0;
+};
+
+struct ReleaseResult {
+  int64_t release_id = 0;
+  std::string scheme;
+  std::string code_family;
+  int bits = 0;
+  double base_accuracy = 0;
+  std::vector<CopyResult> copies;
+  double seconds = 0;
+};
+
+// The release settings the core itself consumes (the rest go to the scheme):
+// bits, code, max_colluders, accuracy_budget (points), seed.
+const std::vector<ParamSpec>& CoreSettingSpecs();
+
+class ReleaseEngine {
+ public:
+  // Neither pointer is owned; both must outlive the engine.
+  ReleaseEngine(KeyStore* store, const PluginHost* plugins) : store_(store), plugins_(plugins) {}
+
+  // Called after each published copy (for progress output).
+  using CopyCallback = std::function<void(const CopyResult&)>;
+
+  StatusOr<ReleaseResult> Release(const ReleaseRequest& request,
+                                  const CopyCallback& on_copy = nullptr);
+
+ private:
+  KeyStore* store_;
+  const PluginHost* plugins_;
+};
+
+}  // namespace tracemark

@@ -1,0 +1,167 @@
+// The scheme plugin ABI.
+//
+// A scheme is a shared library in the plugins directory exporting one C
+// function, `tracemark_scheme_descriptor`, which returns a pointer to a
+// static TracemarkSchemeDescriptor. The host checks the descriptor's magic,
+// ABI version and LibTorch version before it calls anything else, then
+// obtains a tracemark::Scheme through `create` and frees it with `destroy`
+// (whoever allocates frees).
+//
+// Division of labour (DESIGN.md §2): the core owns licensees, codes, keys,
+// statistics and the verdict. A scheme only derives a release-wide secret
+// key, embeds given bits into a model and extracts soft bits from a model.
+//
+// No exception may cross this boundary: every Scheme method returns a
+// Status; implementations wrap their bodies in GuardedCall (below).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <exception>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "tracemark/status.h"
+
+namespace torch {
+namespace jit {
+struct Module;
+}  // namespace jit
+}  // namespace torch
+
+namespace tracemark {
+
+struct Dataset;  // tracemark/dataset.h
+
+// Bumped on any incompatible change to the types in this header.
+inline constexpr uint32_t kSchemeAbiVersion = 1;
+inline constexpr uint32_t kSchemeMagic = 0x544d5343;  // "TMSC"
+
+using SchemeParams = std::map<std::string, std::string>;
+
+struct ParamSpec {
+  std::string name;
+  std::string default_value;  // "auto" where the scheme chooses from the model
+  std::string description;
+};
+
+struct SchemeInfo {
+  std::string name;                      // plugin name used on the command line
+  std::string title;                     // one line for humans
+  std::string reference;                 // the paper
+  std::string access;                    // "weights", "activations", "gradients" or "queries"
+  bool white_box = true;                 // extraction needs the model's file
+  bool black_box = false;                // extraction works from queries alone
+  std::vector<std::string> model_kinds;  // "classifier", "image-to-image"
+  bool needs_training_data = true;
+  std::string default_code_family;  // "random" or "bibd"
+  std::string capacity;             // human-readable bound on bits
+  std::vector<ParamSpec> params;
+};
+
+// What Embed may use besides the model, the key and the bits.
+struct EmbedContext {
+  const Dataset* train = nullptr;       // the owner's training data
+  const Dataset* validation = nullptr;  // held-out data for the accuracy budget
+  double base_accuracy = 0;             // the unmarked model on `validation`, in [0, 1]
+  double max_accuracy_drop = 0.005;     // stop only when accuracy >= base - this
+  uint64_t seed = 0;                    // per-copy randomness (batch order)
+};
+
+struct EmbedReport {
+  double validation_accuracy = 0;  // after embedding, on ctx.validation
+  int steps = 0;                   // optimizer steps taken
+  int bits_with_margin = 0;        // bits read back correctly with the required margin
+  int bits = 0;
+};
+
+class Scheme {
+ public:
+  virtual ~Scheme() = default;
+
+  virtual const SchemeInfo& Info() const = 0;
+
+  // Returns `given` completed with defaults. InvalidArgument names the first
+  // unknown parameter (listing the valid ones) or the first bad value.
+  virtual Status ResolveParams(const SchemeParams& given, SchemeParams* effective) const = 0;
+
+  // Derives the release-wide secret for embedding `bits` bits into copies of
+  // `model` with resolved `params`. The result is opaque bytes that the host
+  // stores and hands back unchanged; it must hold everything Extract needs.
+  // FailedPrecondition when the model cannot carry that many bits.
+  virtual Status Keygen(const torch::jit::Module& model, const SchemeParams& params, int bits,
+                        uint64_t seed, std::string* key) const = 0;
+
+  // Embeds `bits` (0/1, size == the Keygen bits) into `model` in place.
+  virtual Status Embed(torch::jit::Module& model, const std::string& key,
+                       const std::vector<uint8_t>& bits, const EmbedContext& ctx,
+                       EmbedReport* report) const = 0;
+
+  // Extracts one soft bit in [0, 1] per embedded bit (>= 0.5 reads as 1).
+  // FailedPrecondition when the model does not fit the key (another
+  // architecture).
+  virtual Status Extract(torch::jit::Module& model, const std::string& key,
+                         std::vector<float>* soft_bits) const = 0;
+};
+
+// Runs `body` (returning Status), turning any exception into Status::Internal
+// with `what` as context. Plugins wrap every Scheme method in it.
+template <typename Body>
+Status GuardedCall(const char* what, Body&& body) noexcept {
+  try {
+    return body();
+  } catch (const std::exception& e) {
+    std::string msg = e.what();
+    // LibTorch appends a C++ backtrace after the first line; keep the line.
+    auto nl = msg.find('\n');
+    if (nl != std::string::npos) msg.resize(nl);
+    return Status::Internal(std::string(what) + ": " + msg);
+  } catch (...) {
+    return Status::Internal(std::string(what) + ": unknown exception");
+  }
+}
+
+}  // namespace tracemark
+
+extern "C" {
+
+struct TracemarkSchemeDescriptor {
+  uint32_t magic;             // kSchemeMagic
+  uint32_t abi_version;       // kSchemeAbiVersion the plugin was built with
+  const char* torch_version;  // TORCH_VERSION the plugin was built with
+  const char* name;           // must equal Info().name
+  // Returns a new scheme, or nullptr (with a message in `error`) on failure.
+  tracemark::Scheme* (*create)(char* error, size_t error_size);
+  void (*destroy)(tracemark::Scheme* scheme);
+};
+
+typedef const TracemarkSchemeDescriptor* (*TracemarkSchemeEntry)(void);
+
+}  // extern "C"
+
+// The exported entry point's name.
+#define TRACEMARK_SCHEME_ENTRY_SYMBOL "tracemark_scheme_descriptor"
+
+// Defines the entry point of a plugin whose Scheme implementation is
+// `SchemeClass` (default-constructible) named `scheme_name`. Use once, in a
+// file that includes LibTorch (for TORCH_VERSION).
+#define TRACEMARK_DEFINE_SCHEME(SchemeClass, scheme_name)                            \
+  extern "C" __attribute__((visibility("default"))) const TracemarkSchemeDescriptor* \
+  tracemark_scheme_descriptor(void) {                                                \
+    static const TracemarkSchemeDescriptor descriptor = {                            \
+        tracemark::kSchemeMagic,                                                     \
+        tracemark::kSchemeAbiVersion,                                                \
+        TORCH_VERSION,                                                               \
+        scheme_name,                                                                 \
+        [](char* error, size_t error_size) -> tracemark::Scheme* {                   \
+          try {                                                                      \
+            return new SchemeClass();                                                \
+          } catch (const std::exception& e) {                                        \
+            std::snprintf(error, error_size, "%s", e.what());                        \
+            return nullptr;                                                          \
+          }                                                                          \
+        },                                                                           \
+        [](tracemark::Scheme* scheme) { delete scheme; }};                           \
+    return &descriptor;                                                              \
+  }

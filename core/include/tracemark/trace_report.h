@@ -1,0 +1,47 @@
+// TraceReport: the outcome of tracing one suspect model, and its JSON and
+// text renderings (the CLI's `trace` output and the daemon's API share them).
+#pragma once
+
+#include <cstdint>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+namespace tracemark {
+
+// One licensee's copy in a release whose architecture matches the suspect.
+struct TraceCandidate {
+  std::string licensee;
+  int64_t release_id = 0;
+  std::string model;
+  std::string version;
+  std::string scheme;
+  std::string code_family;
+  int matches = 0;       // extracted bits agreeing with the evidence code
+  int bits = 0;          // bits compared
+  double p_value = 1.0;  // Bonferroni-corrected over every hypothesis tested
+  // "individual": matches against this licensee's own code;
+  // "coalition": matches against the majority of the decoded colluders' codes.
+  std::string evidence = "individual";
+  bool accused = false;
+};
+
+struct TraceReport {
+  std::string suspect;  // path
+  std::string suspect_sha256;
+  std::string architecture;
+  std::string verdict = "not-ours";        // "attributed", "collusion" or "not-ours"
+  std::vector<std::string> accused;        // licensee names, sorted
+  std::vector<TraceCandidate> candidates;  // most significant first
+  int releases_tested = 0;
+  int64_t hypotheses = 0;  // the Bonferroni factor
+  double threshold = 1e-6;
+  std::vector<std::string> notes;  // what could not be tested and why
+  double seconds = 0;
+  double load_seconds = 0;
+};
+
+nlohmann::json ToJson(const TraceReport& report);
+std::string ToText(const TraceReport& report);
+
+}  // namespace tracemark

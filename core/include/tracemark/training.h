@@ -1,0 +1,74 @@
+// Supervised training and evaluation of TorchScript classifiers, shared by
+// the demo, the schemes' embedding loops, the attacks and the benchmarks.
+#pragma once
+
+#include <torch/script.h>
+
+#include <functional>
+
+#include "tracemark/dataset.h"
+#include "tracemark/scheme.h"
+#include "tracemark/status.h"
+
+namespace tracemark {
+
+// Shuffled minibatches over a dataset, reproducible from a seed. Epochs
+// wrap around with a fresh shuffle.
+class BatchSampler {
+ public:
+  BatchSampler(const Dataset& data, int64_t batch_size, uint64_t seed);
+  void Next(torch::Tensor* images, torch::Tensor* labels);
+  int64_t batches_per_epoch() const;
+
+ private:
+  void Reshuffle();
+  const Dataset& data_;
+  int64_t batch_size_;
+  torch::Tensor order_;
+  int64_t cursor_ = 0;
+  torch::Generator generator_;
+};
+
+// Top-1 accuracy in [0, 1], in eval mode without gradients.
+double Accuracy(torch::jit::Module& model, const Dataset& data);
+
+// All trainable parameters of the model (requires_grad set on each).
+std::vector<torch::Tensor> TrainableParameters(torch::jit::Module& model);
+
+struct TrainOptions {
+  int epochs = 1;
+  int64_t batch_size = 64;
+  double learning_rate = 1e-3;
+  uint64_t seed = 0;
+  // Parameters to update; empty means all.
+  std::vector<std::string> only_parameters;
+};
+
+// Cross-entropy training with Adam, in train mode. InvalidArgument when the
+// model's outputs do not fit the labels.
+Status TrainClassifier(torch::jit::Module& model, const Dataset& data, const TrainOptions& options);
+
+// One plain epoch's wall time on `data`, the unit in which embedding costs
+// are reported. Trains a clone, leaving `model` unchanged.
+StatusOr<double> PlainEpochSeconds(const torch::jit::Module& model, const Dataset& data,
+                                   int64_t batch_size = 64);
+
+struct EmbeddingLoopOptions {
+  int max_steps = 1500;
+  int64_t batch_size = 64;
+  double learning_rate = 1e-4;
+  int check_every = 25;  // steps between checks of the stopping rule
+};
+
+// The loop every training-based scheme shares: minimise CE(model) +
+// `regularizer()` on ctx.train with Adam over all parameters, and stop at
+// the first check where `bits_with_margin()` == report->bits and the
+// accuracy on ctx.validation is within ctx.max_accuracy_drop of the base.
+// FailedPrecondition when max_steps pass first (the message says which
+// condition failed). Fills the report.
+Status RunEmbeddingLoop(torch::jit::Module& model, const EmbedContext& ctx,
+                        const EmbeddingLoopOptions& options,
+                        const std::function<torch::Tensor()>& regularizer,
+                        const std::function<int()>& bits_with_margin, EmbedReport* report);
+
+}  // namespace tracemark

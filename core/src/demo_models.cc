@@ -1,0 +1,61 @@
+#include "tracemark/demo_models.h"
+
+#include <torch/torch.h>
+
+#include <cmath>
+#include <string>
+
+namespace tracemark {
+namespace {
+
+torch::Tensor Uniform(std::vector<int64_t> shape, double bound, torch::Generator& gen) {
+  return torch::rand(shape, gen).mul_(2 * bound).sub_(bound);
+}
+
+torch::jit::Module MakeLayer(const std::string& class_name, std::vector<int64_t> weight_shape,
+                             const std::string& forward, torch::Generator& gen) {
+  torch::jit::Module layer(class_name);
+  int64_t fan_in = 1;
+  for (size_t i = 1; i < weight_shape.size(); ++i) fan_in *= weight_shape[i];
+  double bound = 1.0 / std::sqrt(static_cast<double>(fan_in));
+  layer.register_parameter("weight", Uniform(weight_shape, bound, gen), false);
+  layer.register_parameter("bias", Uniform({weight_shape[0]}, bound, gen), false);
+  layer.define(forward);
+  return layer;
+}
+
+torch::jit::Module Conv3x3(const std::string& name, int64_t in, int64_t out,
+                           torch::Generator& gen) {
+  return MakeLayer(name, {out, in, 3, 3},
+                   "def forward(self, x):\n"
+                   "    return torch.conv2d(x, self.weight, self.bias, [1, 1], [1, 1])\n",
+                   gen);
+}
+
+torch::jit::Module Linear(const std::string& name, int64_t in, int64_t out, torch::Generator& gen) {
+  return MakeLayer(name, {out, in},
+                   "def forward(self, x):\n"
+                   "    return torch.linear(x, self.weight, self.bias)\n",
+                   gen);
+}
+
+}  // namespace
+
+torch::jit::Module MakeDemoCnn(uint64_t seed) {
+  torch::Generator gen = at::detail::createCPUGenerator(seed);
+  torch::jit::Module net("DemoCnn");
+  net.register_module("conv1", Conv3x3("Conv1", 1, 16, gen));
+  net.register_module("conv2", Conv3x3("Conv2", 16, 32, gen));
+  net.register_module("fc1", Linear("Fc1", 32 * 7 * 7, 128, gen));
+  net.register_module("fc2", Linear("Fc2", 128, 10, gen));
+  net.define(
+      "def forward(self, x):\n"
+      "    x = torch.max_pool2d(torch.relu(self.conv1.forward(x)), [2, 2])\n"
+      "    x = torch.max_pool2d(torch.relu(self.conv2.forward(x)), [2, 2])\n"
+      "    x = torch.relu(self.fc1.forward(torch.flatten(x, 1)))\n"
+      "    return self.fc2.forward(x)\n");
+  net.eval();
+  return net;
+}
+
+}  // namespace tracemark

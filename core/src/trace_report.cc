@@ -1,0 +1,70 @@
+#include "tracemark/trace_report.h"
+
+#include <cstdio>
+#include <sstream>
+
+namespace tracemark {
+namespace {
+
+std::string FormatP(double p) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.3g", p);
+  return buf;
+}
+
+}  // namespace
+
+nlohmann::json ToJson(const TraceReport& r) {
+  nlohmann::json candidates = nlohmann::json::array();
+  for (const auto& c : r.candidates) {
+    candidates.push_back(
+        {{"licensee", c.licensee},
+         {"release", {{"id", c.release_id}, {"model", c.model}, {"version", c.version}}},
+         {"scheme", c.scheme},
+         {"code", c.code_family},
+         {"matches", c.matches},
+         {"bits", c.bits},
+         {"p_value", c.p_value},
+         {"evidence", c.evidence},
+         {"accused", c.accused}});
+  }
+  return {{"suspect", r.suspect},           {"sha256", r.suspect_sha256},
+          {"architecture", r.architecture}, {"verdict", r.verdict},
+          {"accused", r.accused},           {"threshold", r.threshold},
+          {"hypotheses", r.hypotheses},     {"releases_tested", r.releases_tested},
+          {"candidates", candidates},       {"notes", r.notes},
+          {"seconds", r.seconds},           {"load_seconds", r.load_seconds}};
+}
+
+std::string ToText(const TraceReport& r) {
+  std::ostringstream out;
+  out << "suspect   " << r.suspect << "\n"
+      << "sha256    " << r.suspect_sha256 << "\n"
+      << "verdict   " << r.verdict;
+  if (!r.accused.empty()) {
+    out << ":";
+    for (const auto& name : r.accused) out << " " << name;
+  }
+  out << "\n"
+      << "tested    " << r.releases_tested << " release(s), " << r.hypotheses
+      << " hypotheses (Bonferroni), accuse at p <= " << FormatP(r.threshold) << "\n";
+  if (!r.candidates.empty()) {
+    char line[256];
+    std::snprintf(line, sizeof line, "\n  %-20s %-10s %-14s %9s %10s  %s\n", "licensee", "scheme",
+                  "release", "matches", "p-value", "");
+    out << line;
+    for (const auto& c : r.candidates) {
+      std::string release = c.model + " " + c.version;
+      std::string matches = std::to_string(c.matches) + "/" + std::to_string(c.bits);
+      std::snprintf(
+          line, sizeof line, "  %-20s %-10s %-14s %9s %10s  %s\n", c.licensee.c_str(),
+          c.scheme.c_str(), release.c_str(), matches.c_str(), FormatP(c.p_value).c_str(),
+          c.accused ? (c.evidence == "coalition" ? "ACCUSED (coalition)" : "ACCUSED") : "");
+      out << line;
+    }
+  }
+  for (const auto& note : r.notes) out << "note: " << note << "\n";
+  return out.str();
+}
+
+}  // namespace tracemark
