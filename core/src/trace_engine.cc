@@ -80,6 +80,7 @@ void Decide(const TestedRelease& t, int64_t hypotheses, std::vector<TraceCandida
     coalition.insert(decision.slots.begin(), decision.slots.end());
   }
   double coalition_p = Bonferroni(BinomialUpperTail(decision.bits, decision.matches), hypotheses);
+  if (coalition_p > kAccusationPValue) coalition.clear();  // decoded, but not significant
   for (const auto& copy : t.copies) {
     TraceCandidate c = MakeCandidate(t, copy);
     if (coalition.count(copy.slot)) {

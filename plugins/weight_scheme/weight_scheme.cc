@@ -35,25 +35,31 @@ struct EmbedSettings {
   EmbeddingLoopOptions loop;
 };
 
+// The parameters Embed needs; Keygen copies them into the key.
+constexpr const char* kEmbedParams[] = {"strength", "margin", "max_steps", "lr", "batch_size"};
+
+StatusOr<EmbedSettings> ParseSettings(const SchemeParams& params) {
+  EmbedSettings s;
+  TM_ASSIGN_OR_RETURN(s.strength, GetDouble(params, "strength", 1e-6, 1e6));
+  TM_ASSIGN_OR_RETURN(s.margin, GetDouble(params, "margin", 0, 100));
+  TM_ASSIGN_OR_RETURN(int64_t max_steps, GetInt(params, "max_steps", 1, 1000000));
+  TM_ASSIGN_OR_RETURN(s.loop.learning_rate, GetDouble(params, "lr", 1e-8, 1));
+  TM_ASSIGN_OR_RETURN(s.loop.batch_size, GetInt(params, "batch_size", 1, 65536));
+  s.loop.max_steps = static_cast<int>(max_steps);
+  return s;
+}
+
 void WriteSettings(const SchemeParams& params, KeyBlob* key) {
-  for (const char* name : {"strength", "margin", "max_steps", "lr", "batch_size"}) {
+  for (const char* name : kEmbedParams)
     key->SetString(std::string("param.") + name, params.at(name));
-  }
 }
 
 StatusOr<EmbedSettings> ReadSettings(const KeyBlob& key) {
   SchemeParams params;
-  for (const char* name : {"strength", "margin", "max_steps", "lr", "batch_size"}) {
+  for (const char* name : kEmbedParams) {
     TM_ASSIGN_OR_RETURN(params[name], key.String(std::string("param.") + name));
   }
-  EmbedSettings s;
-  TM_ASSIGN_OR_RETURN(s.strength, GetDouble(params, "strength", 0, 1e6));
-  TM_ASSIGN_OR_RETURN(s.margin, GetDouble(params, "margin", 0, 100));
-  TM_ASSIGN_OR_RETURN(int64_t max_steps, GetInt(params, "max_steps", 1, 1000000));
-  TM_ASSIGN_OR_RETURN(s.loop.learning_rate, GetDouble(params, "lr", 0, 1));
-  TM_ASSIGN_OR_RETURN(s.loop.batch_size, GetInt(params, "batch_size", 1, 65536));
-  s.loop.max_steps = static_cast<int>(max_steps);
-  return s;
+  return ParseSettings(params);
 }
 
 torch::Tensor Project(const WeightKey& key, const torch::Tensor& weight) {
@@ -70,18 +76,14 @@ WeightScheme::WeightScheme(SchemeInfo info, const std::string& default_strength,
       {"strength", default_strength, "weight of the watermark loss against cross-entropy"},
       {"margin", default_margin, "decoded value each bit must reach before embedding stops"},
       {"max_steps", "2000", "optimizer steps before embedding gives up"},
-      {"lr", "0.0001", "Adam learning rate while embedding"},
+      {"lr", "0.0003", "Adam learning rate while embedding"},
       {"batch_size", "64", "minibatch size while embedding"},
   };
 }
 
 Status WeightScheme::ResolveParams(const SchemeParams& given, SchemeParams* effective) const {
   TM_RETURN_IF_ERROR(FillDefaults(info_.params, given, effective));
-  TM_RETURN_IF_ERROR(GetDouble(*effective, "strength", 1e-6, 1e6).status());
-  TM_RETURN_IF_ERROR(GetDouble(*effective, "margin", 0.0, 100.0).status());
-  TM_RETURN_IF_ERROR(GetInt(*effective, "max_steps", 1, 1000000).status());
-  TM_RETURN_IF_ERROR(GetDouble(*effective, "lr", 1e-8, 1.0).status());
-  TM_RETURN_IF_ERROR(GetInt(*effective, "batch_size", 1, 65536).status());
+  TM_RETURN_IF_ERROR(ParseSettings(*effective).status());
   if (effective->at("layer").empty()) return Status::InvalidArgument("parameter layer is empty");
   return Status::Ok();
 }

@@ -1,0 +1,153 @@
+// End to end on real data: the demo CNN trained on Fashion-MNIST is released
+// to five licensees with each scheme, then copies — as released, attacked,
+// or averaged by colluders — are traced through the real key store, plugins
+// and engines.
+#include <gtest/gtest.h>
+
+#include <map>
+#include <memory>
+
+#include "test_support.h"
+#include "tracemark/key_store.h"
+#include "tracemark/plugin_host.h"
+#include "tracemark/release_engine.h"
+#include "tracemark/trace_engine.h"
+
+namespace tracemark::testing {
+namespace {
+
+const std::vector<std::string> kLicensees = {"acme", "globex", "initech", "umbrella", "hooli"};
+constexpr int kBaseEpochs = 2;
+
+// One scheme's release, made once and shared by that scheme's tests.
+struct Released {
+  std::unique_ptr<TempDir> dir = std::make_unique<TempDir>();
+  std::unique_ptr<KeyStore> store;
+  ReleaseResult result;
+  std::string Copy(const std::string& licensee) const {
+    for (const auto& c : result.copies) {
+      if (c.licensee == licensee) return c.path;
+    }
+    throw std::runtime_error("no copy for " + licensee);
+  }
+};
+
+class SchemeEndToEnd : public ::testing::TestWithParam<std::string> {
+ protected:
+  static void SetUpTestSuite() {
+    plugins_ = new PluginHost();
+    ASSERT_TRUE(plugins_->LoadDirectory(PluginDir()).ok());
+    ASSERT_TRUE(plugins_->refused().empty());
+  }
+  static void TearDownTestSuite() {
+    released_.clear();
+    delete plugins_;
+  }
+
+  static std::string Base() { return CachedDemoCnn(0, OwnerData(), kBaseEpochs); }
+
+  // Releases the base model with the test's scheme on first use.
+  Released& Release() {
+    auto& slot = released_[GetParam()];
+    if (!slot) {
+      slot = std::make_unique<Released>();
+      auto store = KeyStore::Open(*slot->dir / "keystore.db");
+      EXPECT_TRUE(store.ok()) << store.status().message();
+      slot->store = std::move(store).value();
+      ReleaseRequest request;
+      request.model_path = Base();
+      request.model_name = "fashion-cnn";
+      request.version = "1";
+      request.scheme = GetParam();
+      request.data_spec = OwnerData();
+      request.out_dir = *slot->dir / "dist";
+      request.licensees = kLicensees;
+      request.settings = {{"seed", "1234"}};
+      auto result = ReleaseEngine(slot->store.get(), plugins_).Release(request);
+      EXPECT_TRUE(result.ok()) << result.status().message();
+      if (result.ok()) slot->result = *result;
+    }
+    return *slot;
+  }
+
+  TraceReport Trace(const std::string& suspect) {
+    auto report = TraceEngine(Release().store.get(), plugins_).Trace(suspect);
+    EXPECT_TRUE(report.ok()) << report.status().message();
+    return report.ok() ? *report : TraceReport{};
+  }
+
+  // Asserts the report accuses exactly `expected`, each at p <= 1e-6.
+  void ExpectAccused(const TraceReport& report, std::vector<std::string> expected) {
+    std::sort(expected.begin(), expected.end());
+    EXPECT_EQ(report.accused, expected) << ToText(report);
+    for (const auto& c : report.candidates) {
+      if (c.accused) EXPECT_LE(c.p_value, 1e-6);
+    }
+    const char* verdict = expected.empty()       ? "not-ours"
+                          : expected.size() == 1 ? "attributed"
+                                                 : "collusion";
+    EXPECT_EQ(report.verdict, verdict);
+  }
+
+  static PluginHost* plugins_;
+  static std::map<std::string, std::unique_ptr<Released>> released_;
+};
+
+PluginHost* SchemeEndToEnd::plugins_ = nullptr;
+std::map<std::string, std::unique_ptr<Released>> SchemeEndToEnd::released_;
+
+TEST_P(SchemeEndToEnd, CopiesKeepAccuracyWithinHalfAPoint) {
+  const Released& r = Release();
+  ASSERT_EQ(r.result.copies.size(), kLicensees.size());
+  double base = TestAccuracy(Base());
+  EXPECT_GT(base, 0.80);
+  for (const auto& copy : r.result.copies) {
+    double accuracy = TestAccuracy(copy.path);
+    EXPECT_NEAR(accuracy, copy.accuracy, 1e-9) << "reported accuracy is the measured one";
+    EXPECT_GE(accuracy, base - 0.005) << copy.licensee;
+    EXPECT_EQ(copy.bits_with_margin, copy.bits);
+    EXPECT_GE(copy.bits, 256);
+  }
+}
+
+TEST_P(SchemeEndToEnd, EachCopyTracesToExactlyItsLicensee) {
+  for (const auto& copy : Release().result.copies) {
+    TraceReport report = Trace(copy.path);
+    ExpectAccused(report, {copy.licensee});
+  }
+}
+
+TEST_P(SchemeEndToEnd, BaseAndIndependentModelsAccuseNobody) {
+  ExpectAccused(Trace(Base()), {});
+  for (uint64_t seed : {101, 102, 103}) {
+    ExpectAccused(Trace(CachedDemoCnn(seed, IndependentData(), 1)), {});
+  }
+}
+
+TEST_P(SchemeEndToEnd, CopyFineTunedTwoEpochsOnAttackerDataStillTraces) {
+  const Released& r = Release();
+  std::string attacked = FineTuned(r.Copy("initech"), *r.dir / "finetuned.pt", 2);
+  EXPECT_GT(TestAccuracy(attacked), 0.80) << "the attack keeps the model useful";
+  ExpectAccused(Trace(attacked), {"initech"});
+}
+
+TEST_P(SchemeEndToEnd, CopyPrunedByHalfStillTraces) {
+  const Released& r = Release();
+  std::string attacked = Pruned(r.Copy("umbrella"), *r.dir / "pruned.pt", 0.5);
+  ExpectAccused(Trace(attacked), {"umbrella"});
+}
+
+TEST_P(SchemeEndToEnd, AveragedCopiesNameExactlyTheColluders) {
+  const Released& r = Release();
+  ExpectAccused(Trace(Averaged({r.Copy("acme"), r.Copy("hooli")}, *r.dir / "avg2.pt")),
+                {"acme", "hooli"});
+  ExpectAccused(
+      Trace(Averaged({r.Copy("acme"), r.Copy("globex"), r.Copy("initech")}, *r.dir / "avg3.pt")),
+      {"acme", "globex", "initech"});
+}
+
+INSTANTIATE_TEST_SUITE_P(Schemes, SchemeEndToEnd, ::testing::Values("deepmarks", "uchida"),
+                         [](const auto& info) { return info.param; });
+
+}  // namespace
+}  // namespace tracemark::testing
