@@ -88,6 +88,18 @@ std::string CachedDemoCnn(uint64_t seed, const std::string& data, int epochs) {
   return path;
 }
 
+std::string CachedPythonMlp(uint64_t seed, const std::string& rows, int epochs) {
+  std::string path = CacheDir() + "/python-mlp-seed" + std::to_string(seed) + "-" + SafeName(rows) +
+                     "-" + std::to_string(epochs) + "ep.pt";
+  if (fs::exists(path)) return path;
+  CommandResult r =
+      RunCommand({"/usr/bin/python3", SourceDir() + "/tests/python/make_mlp.py", "--data",
+                  FashionMnist(), "--rows", rows, "--seed", std::to_string(seed), "--epochs",
+                  std::to_string(epochs), "--out", path});
+  if (r.exit_code != 0) throw std::runtime_error("make_mlp.py failed: " + r.err);
+  return path;
+}
+
 CommandResult RunCommand(const std::vector<std::string>& argv) {
   TempDir dir;
   std::string out_path = dir / "out", err_path = dir / "err";

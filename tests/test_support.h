@@ -45,6 +45,10 @@ class TempDir {
 // use and then read from CacheDir(). Returns the model's path.
 std::string CachedDemoCnn(uint64_t seed, const std::string& data, int epochs);
 
+// The MLP of tests/python/make_mlp.py, trained and scripted by Python
+// PyTorch (/usr/bin/python3) on training rows `rows` ("a:b"); cached.
+std::string CachedPythonMlp(uint64_t seed, const std::string& rows, int epochs);
+
 struct CommandResult {
   int exit_code = -1;
   std::string out;

@@ -25,9 +25,9 @@ Status PruneByMagnitude(torch::jit::Module& model, double fraction) {
     if (p.dim() < 2) continue;
     int64_t k = static_cast<int64_t>(fraction * p.numel());
     if (k == 0) continue;
-    auto magnitudes = p.abs().flatten();
-    auto threshold = std::get<0>(magnitudes.kthvalue(k));
-    p.masked_fill_(p.abs() <= threshold, 0.0);
+    // Exactly k entries, even when magnitudes tie at the threshold.
+    auto smallest = std::get<1>(p.abs().flatten().topk(k, /*dim=*/0, /*largest=*/false));
+    p.view({-1}).index_fill_(0, smallest, 0.0);
   }
   return Status::Ok();
 }

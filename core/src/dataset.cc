@@ -53,8 +53,9 @@ StatusOr<torch::Tensor> ReadIdx(const std::string& path, uint32_t magic) {
   for (size_t i = 0; i < rank; ++i) {
     dims.push_back(BigEndian32(bytes, 4 + 4 * i));
     count *= dims.back();
+    if (count > bytes.size()) break;  // too large already; also stops overflow
   }
-  if (bytes.size() != header + count) {
+  if (dims.size() != rank || bytes.size() != header + count) {
     return Status::InvalidArgument(path + ": IDX size " + std::to_string(bytes.size()) +
                                    " does not match its dimensions");
   }

@@ -1,0 +1,154 @@
+#include "tracemark/attacks.h"
+
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include <cmath>
+#include <limits>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "tracemark/demo_models.h"
+#include "tracemark/model.h"
+
+namespace tracemark {
+namespace {
+
+using Code = Status::Code;
+
+// Copies of every parameter by name, detached from the model.
+std::map<std::string, torch::Tensor> Snapshot(const torch::jit::Module& model) {
+  std::map<std::string, torch::Tensor> out;
+  for (const auto& p : model.named_parameters(/*recurse=*/true)) out[p.name] = p.value.clone();
+  return out;
+}
+
+void ExpectUnchanged(const torch::jit::Module& model,
+                     const std::map<std::string, torch::Tensor>& before) {
+  for (const auto& [name, value] : Snapshot(model)) {
+    EXPECT_TRUE(torch::equal(value, before.at(name))) << name << " changed";
+  }
+}
+
+torch::jit::Module MakeTinyLinear() {
+  torch::jit::Module m("TinyLinear");
+  m.register_parameter("weight", torch::ones({2, 4}), false);
+  m.register_parameter("bias", torch::zeros({2}), false);
+  m.define(
+      "def forward(self, x):\n"
+      "    return torch.linear(x, self.weight, self.bias)\n");
+  return m;
+}
+
+TEST(PruneTest, HalfZeroesHalfOfEveryWeightAndKeepsBiases) {
+  torch::jit::Module model = MakeDemoCnn(11);
+  auto before = Snapshot(model);
+  ASSERT_TRUE(PruneByMagnitude(model, 0.5).ok());
+  int weights = 0;
+  for (const auto& [name, value] : Snapshot(model)) {
+    const torch::Tensor& original = before.at(name);
+    if (value.dim() < 2) {
+      EXPECT_TRUE(torch::equal(value, original)) << name << " (a bias) was pruned";
+      continue;
+    }
+    ++weights;
+    torch::Tensor zero = value.eq(0);
+    double fraction = zero.sum().item<double>() / static_cast<double>(value.numel());
+    EXPECT_NEAR(fraction, 0.5, 0.01) << name;
+    // The zeroed entries are the smallest in magnitude; the rest is intact.
+    torch::Tensor kept = zero.logical_not();
+    EXPECT_LE(original.abs().masked_select(zero).max().item<float>(),
+              original.abs().masked_select(kept).min().item<float>())
+        << name;
+    EXPECT_TRUE(torch::equal(value.masked_select(kept), original.masked_select(kept))) << name;
+  }
+  EXPECT_EQ(weights, 4);
+}
+
+TEST(PruneTest, ZeroAndOneAreTheExtremes) {
+  torch::jit::Module model = MakeDemoCnn(12);
+  auto before = Snapshot(model);
+  ASSERT_TRUE(PruneByMagnitude(model, 0.0).ok());
+  ExpectUnchanged(model, before);
+
+  ASSERT_TRUE(PruneByMagnitude(model, 1.0).ok());
+  for (const auto& [name, value] : Snapshot(model)) {
+    if (value.dim() >= 2) {
+      EXPECT_TRUE(value.eq(0).all().item<bool>()) << name;
+    } else {
+      EXPECT_TRUE(torch::equal(value, before.at(name))) << name;
+    }
+  }
+}
+
+TEST(PruneTest, FractionOutsideUnitIntervalIsInvalidArgument) {
+  torch::jit::Module model = MakeDemoCnn(13);
+  auto before = Snapshot(model);
+  for (double fraction : {-0.1, 1.01, 2.0, std::numeric_limits<double>::quiet_NaN(),
+                          std::numeric_limits<double>::infinity()}) {
+    Status st = PruneByMagnitude(model, fraction);
+    EXPECT_EQ(st.code(), Code::kInvalidArgument) << fraction;
+  }
+  ExpectUnchanged(model, before);
+}
+
+TEST(PruneTest, TiedMagnitudesPruneOnlyTheFraction) {
+  torch::jit::Module model = MakeTinyLinear();  // weight: eight ones
+  ASSERT_TRUE(PruneByMagnitude(model, 0.5).ok());
+  torch::Tensor w = *FindParameter(model, "weight");
+  EXPECT_EQ(w.eq(0).sum().item<int64_t>(), 4) << w;
+}
+
+TEST(AverageTest, TwoModelsGiveTheElementwiseMean) {
+  torch::jit::Module a = MakeDemoCnn(21), b = MakeDemoCnn(22);
+  auto pa = Snapshot(a), pb = Snapshot(b);
+  auto average = AverageModels({a, b});
+  ASSERT_TRUE(average.ok()) << average.status().message();
+  auto avg = Snapshot(*average);
+  ASSERT_EQ(avg.size(), pa.size());
+  for (const auto& [name, value] : avg) {
+    EXPECT_TRUE(torch::allclose(value, (pa.at(name) + pb.at(name)) / 2, 1e-6, 1e-7)) << name;
+    EXPECT_FALSE(torch::equal(value, pa.at(name))) << name;
+  }
+  // The inputs are untouched, and the result owns its parameters.
+  ExpectUnchanged(a, pa);
+  ExpectUnchanged(b, pb);
+  {
+    torch::NoGradGuard no_grad;
+    for (const auto& p : average->parameters()) p.zero_();
+  }
+  ExpectUnchanged(a, pa);
+  // The result is a working model.
+  auto out = RunForward(*average, torch::zeros({1, 1, 28, 28}));
+  ASSERT_TRUE(out.ok()) << out.status().message();
+  EXPECT_EQ(out->sizes(), (std::vector<int64_t>{1, 10}));
+}
+
+TEST(AverageTest, ThreeModels) {
+  torch::jit::Module a = MakeDemoCnn(31), b = MakeDemoCnn(32), c = MakeDemoCnn(33);
+  auto pa = Snapshot(a), pb = Snapshot(b), pc = Snapshot(c);
+  auto average = AverageModels({a, b, c});
+  ASSERT_TRUE(average.ok()) << average.status().message();
+  for (const auto& [name, value] : Snapshot(*average)) {
+    EXPECT_TRUE(torch::allclose(value, (pa.at(name) + pb.at(name) + pc.at(name)) / 3, 1e-5, 1e-7))
+        << name;
+  }
+}
+
+TEST(AverageTest, NeedsAtLeastTwoModels) {
+  EXPECT_EQ(AverageModels({}).status().code(), Code::kInvalidArgument);
+  EXPECT_EQ(AverageModels({MakeDemoCnn(1)}).status().code(), Code::kInvalidArgument);
+}
+
+TEST(AverageTest, RejectsDifferentArchitectures) {
+  auto average = AverageModels({MakeDemoCnn(1), MakeTinyLinear()});
+  EXPECT_EQ(average.status().code(), Code::kInvalidArgument);
+  EXPECT_NE(average.status().message().find("architecture"), std::string::npos)
+      << average.status().message();
+  EXPECT_EQ(AverageModels({MakeDemoCnn(1), MakeDemoCnn(2), MakeTinyLinear()}).status().code(),
+            Code::kInvalidArgument);
+}
+
+}  // namespace
+}  // namespace tracemark
