@@ -63,17 +63,6 @@ std::string CacheDir() {
   return dir;
 }
 
-TempDir::TempDir() {
-  char tmpl[] = "/tmp/tracemark-test-XXXXXX";
-  if (!mkdtemp(tmpl)) throw std::runtime_error("mkdtemp failed");
-  path_ = tmpl;
-}
-
-TempDir::~TempDir() {
-  std::error_code ec;
-  fs::remove_all(path_, ec);
-}
-
 std::string CachedDemoCnn(uint64_t seed, const std::string& data, int epochs) {
   std::string path = CacheDir() + "/demo-cnn-seed" + std::to_string(seed) + "-" +
                      SafeName(fs::path(data).filename().string()) + "-" + std::to_string(epochs) +

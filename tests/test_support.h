@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "test_files.h"
 #include "tracemark/trace_report.h"
 
 namespace tracemark::testing {
@@ -26,20 +27,6 @@ std::string PluginDir();  // the real scheme plugins of this build
 std::string CliPath();    // bin/tracemark
 std::string SourceDir();
 std::string CacheDir();  // BUILD/test-cache, created on demand
-
-// A fresh directory under /tmp, removed with its contents on destruction.
-class TempDir {
- public:
-  TempDir();
-  ~TempDir();
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  const std::string& path() const { return path_; }
-  std::string operator/(const std::string& name) const { return path_ + "/" + name; }
-
- private:
-  std::string path_;
-};
 
 // The demo CNN trained for `epochs` on `data` from `seed`, trained on first
 // use and then read from CacheDir(). Returns the model's path.

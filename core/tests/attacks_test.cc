@@ -9,11 +9,14 @@
 #include <string>
 #include <vector>
 
+#include "tiny_models.h"
 #include "tracemark/demo_models.h"
 #include "tracemark/model.h"
 
 namespace tracemark {
 namespace {
+
+using testing::MakeTinyLinear;
 
 using Code = Status::Code;
 
@@ -29,16 +32,6 @@ void ExpectUnchanged(const torch::jit::Module& model,
   for (const auto& [name, value] : Snapshot(model)) {
     EXPECT_TRUE(torch::equal(value, before.at(name))) << name << " changed";
   }
-}
-
-torch::jit::Module MakeTinyLinear() {
-  torch::jit::Module m("TinyLinear");
-  m.register_parameter("weight", torch::ones({2, 4}), false);
-  m.register_parameter("bias", torch::zeros({2}), false);
-  m.define(
-      "def forward(self, x):\n"
-      "    return torch.linear(x, self.weight, self.bias)\n");
-  return m;
 }
 
 TEST(PruneTest, HalfZeroesHalfOfEveryWeightAndKeepsBiases) {

@@ -13,8 +13,14 @@
 #include <string>
 #include <vector>
 
+#include "test_files.h"
+
 namespace tracemark {
 namespace {
+
+using testing::ReadBytes;
+using testing::TempDir;
+using testing::WriteBytes;
 
 namespace fs = std::filesystem;
 using Code = Status::Code;
@@ -23,34 +29,8 @@ constexpr uint32_t kImageMagic = 0x803;
 constexpr uint32_t kLabelMagic = 0x801;
 constexpr int64_t kRows = 3, kCols = 4;
 
-// A fresh directory under the system temp dir, removed on destruction.
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern = (fs::temp_directory_path() / "tracemark-dataset-test-XXXXXX").string();
-    if (mkdtemp(pattern.data()) == nullptr) ADD_FAILURE() << "mkdtemp failed";
-    path_ = pattern;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  std::string operator/(const std::string& name) const { return path_ + "/" + name; }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
-
-std::string ReadBytes(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
-
-void WriteBytes(const std::string& path, const std::string& bytes) {
-  std::ofstream out(path, std::ios::binary);
-  out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-  ASSERT_TRUE(out.good()) << path;
+void WriteFileOrFail(const std::string& path, const std::string& bytes) {
+  ASSERT_TRUE(WriteBytes(path, bytes)) << path;
 }
 
 void WriteGzipped(const std::string& path, const std::string& bytes) {
@@ -104,7 +84,7 @@ void WriteMnistDir(const std::string& dir, bool gz) {
     if (gz) {
       WriteGzipped(dir + "/" + name + ".gz", bytes);
     } else {
-      WriteBytes(dir + "/" + name, bytes);
+      WriteFileOrFail(dir + "/" + name, bytes);
     }
   };
   write("train-images-idx3-ubyte", ImagesIdx(Pixels(6, 0)));
@@ -214,17 +194,17 @@ TEST(DatasetTest, WrongMagicIsInvalidArgument) {
   TempDir dir;
   WriteMnistDir(dir.path(), false);
   // Labels where images belong.
-  WriteBytes(dir / "train-images-idx3-ubyte", LabelsIdx(kTrainLabels));
+  WriteFileOrFail(dir / "train-images-idx3-ubyte", LabelsIdx(kTrainLabels));
   auto d = LoadDataset(dir.path());
   EXPECT_EQ(d.status().code(), Code::kInvalidArgument);
   EXPECT_NE(d.status().message().find("train-images-idx3-ubyte"), std::string::npos)
       << d.status().message();
 
   WriteMnistDir(dir.path(), false);
-  WriteBytes(dir / "t10k-labels-idx1-ubyte", "garbage!");
+  WriteFileOrFail(dir / "t10k-labels-idx1-ubyte", "garbage!");
   EXPECT_EQ(LoadDataset(dir.path()).status().code(), Code::kInvalidArgument);
 
-  WriteBytes(dir / "t10k-labels-idx1-ubyte", "");
+  WriteFileOrFail(dir / "t10k-labels-idx1-ubyte", "");
   EXPECT_EQ(LoadDataset(dir.path()).status().code(), Code::kInvalidArgument);
 }
 
@@ -232,13 +212,13 @@ TEST(DatasetTest, TruncatedIdxIsInvalidArgument) {
   TempDir dir;
   WriteMnistDir(dir.path(), false);
   std::string images = ImagesIdx(Pixels(6, 0));
-  WriteBytes(dir / "train-images-idx3-ubyte", images.substr(0, images.size() - 1));
+  WriteFileOrFail(dir / "train-images-idx3-ubyte", images.substr(0, images.size() - 1));
   EXPECT_EQ(LoadDataset(dir.path()).status().code(), Code::kInvalidArgument);
   // Truncated inside the header.
-  WriteBytes(dir / "train-images-idx3-ubyte", images.substr(0, 10));
+  WriteFileOrFail(dir / "train-images-idx3-ubyte", images.substr(0, 10));
   EXPECT_EQ(LoadDataset(dir.path()).status().code(), Code::kInvalidArgument);
   // Trailing bytes are as wrong as missing ones.
-  WriteBytes(dir / "train-images-idx3-ubyte", images + "x");
+  WriteFileOrFail(dir / "train-images-idx3-ubyte", images + "x");
   EXPECT_EQ(LoadDataset(dir.path()).status().code(), Code::kInvalidArgument);
 }
 
@@ -247,7 +227,7 @@ TEST(DatasetTest, TruncatedGzipIsInvalidArgument) {
   WriteMnistDir(dir.path(), true);
   std::string gz = ReadBytes(dir / "train-images-idx3-ubyte.gz");
   ASSERT_GT(gz.size(), 30u);
-  WriteBytes(dir / "train-images-idx3-ubyte.gz", gz.substr(0, gz.size() / 2));
+  WriteFileOrFail(dir / "train-images-idx3-ubyte.gz", gz.substr(0, gz.size() / 2));
   auto d = LoadDataset(dir.path());
   EXPECT_EQ(d.status().code(), Code::kInvalidArgument) << d.status().message();
 }
@@ -256,7 +236,8 @@ TEST(DatasetTest, IdxDimensionsWhoseProductOverflowsAreInvalidArgument) {
   TempDir dir;
   WriteMnistDir(dir.path(), false);
   // 2^22 * 2^21 * 2^21 = 2^64 images' bytes: the size check must not wrap to 0.
-  WriteBytes(dir / "train-images-idx3-ubyte", Idx(kImageMagic, {1u << 22, 1u << 21, 1u << 21}, {}));
+  WriteFileOrFail(dir / "train-images-idx3-ubyte",
+                  Idx(kImageMagic, {1u << 22, 1u << 21, 1u << 21}, {}));
   StatusOr<DataSplits> d = Status::Internal("not run");
   EXPECT_NO_THROW(d = LoadDataset(dir.path()));
   EXPECT_EQ(d.status().code(), Code::kInvalidArgument) << d.status().message();
@@ -276,7 +257,7 @@ TEST(DatasetTest, ModelFileIsInvalidArgument) {
 TEST(DatasetTest, ImageAndLabelCountsMustAgree) {
   TempDir dir;
   WriteMnistDir(dir.path(), false);
-  WriteBytes(dir / "train-labels-idx1-ubyte", LabelsIdx({1, 2, 3, 4, 5}));
+  WriteFileOrFail(dir / "train-labels-idx1-ubyte", LabelsIdx({1, 2, 3, 4, 5}));
   auto d = LoadDataset(dir.path());
   EXPECT_EQ(d.status().code(), Code::kInvalidArgument) << d.status().message();
 }
@@ -336,7 +317,7 @@ TEST(DatasetTest, TensorFileWithThreeDimensionalImagesGetsAChannel) {
 TEST(DatasetTest, TensorFileThatIsNotADictIsInvalidArgument) {
   TempDir dir;
   std::vector<char> bytes = torch::pickle_save(c10::IValue(torch::ones({4, 2})));
-  WriteBytes(dir / "tensor.pt", std::string(bytes.begin(), bytes.end()));
+  WriteFileOrFail(dir / "tensor.pt", std::string(bytes.begin(), bytes.end()));
   auto d = LoadDataset(dir / "tensor.pt");
   EXPECT_EQ(d.status().code(), Code::kInvalidArgument);
   EXPECT_NE(d.status().message().find("dict"), std::string::npos) << d.status().message();
@@ -347,13 +328,13 @@ TEST(DatasetTest, TensorFileWithoutLabelsIsInvalidArgument) {
   c10::Dict<std::string, torch::Tensor> dict;
   dict.insert("x", torch::zeros({4, 2, 2}, torch::kUInt8));
   std::vector<char> bytes = torch::pickle_save(c10::IValue(dict));
-  WriteBytes(dir / "nolabels.pt", std::string(bytes.begin(), bytes.end()));
+  WriteFileOrFail(dir / "nolabels.pt", std::string(bytes.begin(), bytes.end()));
   EXPECT_EQ(LoadDataset(dir / "nolabels.pt").status().code(), Code::kInvalidArgument);
 }
 
 TEST(DatasetTest, GarbageTensorFileIsInvalidArgument) {
   TempDir dir;
-  WriteBytes(dir / "garbage.pt", "definitely not a zip archive");
+  WriteFileOrFail(dir / "garbage.pt", "definitely not a zip archive");
   auto d = LoadDataset(dir / "garbage.pt");
   EXPECT_EQ(d.status().code(), Code::kInvalidArgument);
   EXPECT_EQ(d.status().message().find('\n'), std::string::npos) << d.status().message();

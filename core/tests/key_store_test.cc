@@ -12,8 +12,13 @@
 #include <string>
 #include <vector>
 
+#include "test_files.h"
+
 namespace tracemark {
 namespace {
+
+using testing::ReadBytes;
+using testing::WriteBytes;
 
 using Code = Status::Code;
 
@@ -62,15 +67,6 @@ int FileMode(const std::string& path) {
   struct stat st;
   EXPECT_EQ(::stat(path.c_str(), &st), 0) << path;
   return st.st_mode & 07777;
-}
-
-std::string ReadBytes(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
-
-void WriteBytes(const std::string& path, const std::string& bytes) {
-  std::ofstream(path, std::ios::binary) << bytes;
 }
 
 bool IsUtcTimestamp(const std::string& s) {

@@ -10,54 +10,24 @@
 #include <iterator>
 #include <string>
 
+#include "test_files.h"
+#include "tiny_models.h"
 #include "tracemark/demo_models.h"
 #include "tracemark/weight_carrier.h"
 
 namespace tracemark {
 namespace {
 
+using testing::MakeTinyLinear;
+using testing::ReadBytes;
+using testing::TempDir;
+using testing::WriteBytes;
+
 namespace fs = std::filesystem;
 using Code = Status::Code;
 
-// A fresh directory under the system temp dir, removed on destruction.
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern = (fs::temp_directory_path() / "tracemark-model-test-XXXXXX").string();
-    if (mkdtemp(pattern.data()) == nullptr) ADD_FAILURE() << "mkdtemp failed";
-    path_ = pattern;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  std::string operator/(const std::string& name) const { return path_ + "/" + name; }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
-
-std::string ReadBytes(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
-
-void WriteBytes(const std::string& path, const std::string& bytes) {
-  std::ofstream out(path, std::ios::binary);
-  out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-  ASSERT_TRUE(out.good()) << path;
-}
-
-// A one-layer model of another architecture: linear(4 -> 2).
-torch::jit::Module MakeTinyLinear() {
-  torch::jit::Module m("TinyLinear");
-  m.register_parameter("weight", torch::ones({2, 4}), false);
-  m.register_parameter("bias", torch::zeros({2}), false);
-  m.define(
-      "def forward(self, x):\n"
-      "    return torch.linear(x, self.weight, self.bias)\n");
-  return m;
+void WriteFileOrFail(const std::string& path, const std::string& bytes) {
+  ASSERT_TRUE(WriteBytes(path, bytes)) << path;
 }
 
 torch::Tensor FixedInput() {
@@ -79,7 +49,7 @@ TEST(ModelTest, LoadMissingFileIsNotFound) {
 
 TEST(ModelTest, LoadTextFileIsInvalidArgument) {
   TempDir dir;
-  WriteBytes(dir / "model.pt", "def forward(x): return x\n");
+  WriteFileOrFail(dir / "model.pt", "def forward(x): return x\n");
   auto loaded = LoadModel(dir / "model.pt");
   EXPECT_EQ(loaded.status().code(), Code::kInvalidArgument);
   ExpectOneLine(loaded.status());
@@ -91,7 +61,7 @@ TEST(ModelTest, LoadTruncatedArchiveIsInvalidArgument) {
   ASSERT_TRUE(SaveModel(MakeDemoCnn(1), dir / "full.pt").ok());
   std::string bytes = ReadBytes(dir / "full.pt");
   ASSERT_GT(bytes.size(), 1000u);
-  WriteBytes(dir / "half.pt", bytes.substr(0, bytes.size() / 2));
+  WriteFileOrFail(dir / "half.pt", bytes.substr(0, bytes.size() / 2));
   auto loaded = LoadModel(dir / "half.pt");
   EXPECT_EQ(loaded.status().code(), Code::kInvalidArgument);
   ExpectOneLine(loaded.status());
@@ -110,7 +80,7 @@ TEST(ModelTest, LoadTorchSavePickleIsInvalidArgument) {
   c10::Dict<std::string, torch::Tensor> dict;
   dict.insert("x", torch::zeros({2, 2}));
   std::vector<char> bytes = torch::pickle_save(c10::IValue(dict));
-  WriteBytes(dir / "data.pt", std::string(bytes.begin(), bytes.end()));
+  WriteFileOrFail(dir / "data.pt", std::string(bytes.begin(), bytes.end()));
   StatusOr<torch::jit::Module> loaded = Status::Internal("not run");
   EXPECT_NO_THROW(loaded = LoadModel(dir / "data.pt"));
   EXPECT_EQ(loaded.status().code(), Code::kInvalidArgument) << loaded.status().message();

@@ -10,8 +10,12 @@
 #include <string>
 #include <vector>
 
+#include "test_files.h"
+
 namespace tracemark {
 namespace {
+
+using testing::TempDir;
 
 namespace fs = std::filesystem;
 using Code = Status::Code;
@@ -21,25 +25,6 @@ const std::string kPluginDir = TRACEMARK_PLUGIN_DIR;           // the real ones
 
 std::string TestPlugin(const std::string& name) { return kTestPluginDir + "/lib" + name + ".so"; }
 std::string RealPlugin(const std::string& name) { return kPluginDir + "/lib" + name + ".so"; }
-
-// A fresh directory under the system temp dir, removed on destruction.
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern = (fs::temp_directory_path() / "tracemark-plugin-test-XXXXXX").string();
-    if (mkdtemp(pattern.data()) == nullptr) ADD_FAILURE() << "mkdtemp failed";
-    path_ = pattern;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  std::string operator/(const std::string& name) const { return path_ + "/" + name; }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
 
 void WriteFile(const std::string& path, const std::string& contents) {
   std::ofstream out(path, std::ios::binary);
