@@ -173,6 +173,7 @@ StatusOr<Codebook> MakeBibdCodebook(const CodebookSpec& spec) {
   }
   Codebook book = EmptyCodebook(spec);
   book.repeat = static_cast<int>(repeat);
+  book.max_colluders = spec.max_colluders;
   book.bits = v * book.repeat;
   SecretRng rng(spec.seed);
   book.position = ShuffledPositions(rng, v, book.repeat);

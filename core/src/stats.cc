@@ -62,12 +62,26 @@ std::vector<double> PositionScores(const Codebook& book, const std::vector<float
   return z;
 }
 
-// Positions whose rescaled score (z_p / a + 1) / 2 is below 1 - 1/(2(k-1)).
-std::vector<bool> LowPositions(const std::vector<double>& z, double a, int k) {
-  const double tau = 1 - 1.0 / (2 * (k - 1));
-  std::vector<bool> low(z.size());
-  for (size_t p = 0; p < z.size(); ++p) low[p] = (z[p] / a + 1) / 2 < tau;
+// Positions whose rescaled score is below 1 - 1/(2 * limit).
+std::vector<bool> LowPositions(const std::vector<double>& scaled, int limit) {
+  const double tau = 1 - 1.0 / (2 * limit);
+  std::vector<bool> low(scaled.size());
+  for (size_t p = 0; p < scaled.size(); ++p) low[p] = scaled[p] < tau;
   return low;
+}
+
+// Whether averaging the coalition's codes explains the rescaled scores: mean
+// absolute residual at most 1/(4 |C|), a quarter of the step one colluder makes.
+bool ExplainsScores(const Bibd& design, const std::vector<int>& slots,
+                    const std::vector<double>& scaled) {
+  std::vector<double> predicted(scaled.size(), 1.0);
+  const double share = 1.0 / slots.size();
+  for (int j : slots) {
+    for (int p : design.blocks[j]) predicted[p] -= share;
+  }
+  double residual = 0;
+  for (size_t p = 0; p < scaled.size(); ++p) residual += std::abs(scaled[p] - predicted[p]);
+  return residual / scaled.size() <= share / 4;
 }
 
 // Slots j < active_users whose whole block lies in `low`.
@@ -152,19 +166,27 @@ int64_t CountCoalitions(int n, int max_size) {
   return total;
 }
 
+int BibdCoalitionLimit(const Codebook& codebook, int active_users) {
+  return std::min(
+      {codebook.design.k - 1, codebook.max_colluders, ActiveSlots(codebook, active_users)});
+}
+
 CoalitionDecision DecodeBibdCoalition(const Codebook& codebook, const std::vector<float>& soft_bits,
                                       int active_users) {
   CoalitionDecision decision;
   if (!ShapeMatches(codebook, soft_bits)) return decision;
-  const int k = codebook.design.k;
-  const int active = ActiveSlots(codebook, active_users);
-  decision.coalitions_tested = CountCoalitions(active, std::min(k - 1, active));
+  const int limit = BibdCoalitionLimit(codebook, active_users);
+  if (limit < 1) return decision;
+  decision.coalitions_tested = CountCoalitions(ActiveSlots(codebook, active_users), limit);
 
-  const std::vector<double> z = PositionScores(codebook, soft_bits);
-  const double a = *std::max_element(z.begin(), z.end());
+  std::vector<double> scaled = PositionScores(codebook, soft_bits);
+  const double a = *std::max_element(scaled.begin(), scaled.end());
   if (a < kMinSignal) return decision;
-  std::vector<int> slots = SlotsInside(codebook.design, LowPositions(z, a, k), active);
-  if (slots.empty() || static_cast<int>(slots.size()) > k - 1) return decision;
+  for (double& z : scaled) z = (z / a + 1) / 2;
+  std::vector<int> slots = SlotsInside(codebook.design, LowPositions(scaled, limit),
+                                       ActiveSlots(codebook, active_users));
+  if (slots.empty() || static_cast<int>(slots.size()) > limit) return decision;
+  if (!ExplainsScores(codebook.design, slots, scaled)) return decision;
 
   const BitMatch evidence = MajorityMatches(codebook, soft_bits, slots);
   decision.slots = std::move(slots);

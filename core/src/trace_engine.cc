@@ -52,7 +52,7 @@ StatusOr<TestedRelease> Extract(KeyStore& store, const PluginHost& plugins,
   }
   int users = static_cast<int>(tested.copies.size());
   tested.hypotheses = tested.codebook.family == CodeFamily::kBibd
-                          ? CountCoalitions(users, std::min(tested.codebook.design.k - 1, users))
+                          ? CountCoalitions(users, BibdCoalitionLimit(tested.codebook, users))
                           : users;
   return tested;
 }

@@ -214,3 +214,38 @@ TEST(DecodeBibdCoalitionTest, WrongLengthOrFamilyDecodesNobody) {
 
 }  // namespace
 }  // namespace tracemark
+
+namespace tracemark {
+namespace {
+
+// Regression: with 100 licensees the plane is PG(2, 11) (k = 12). A single
+// copy embedded only to DeepMarks' margin (decoded values anywhere in
+// [0.5, 1] on the right side, repeats = 2) once decoded into a coalition of
+// eleven innocents when the threshold followed k rather than max_colluders.
+TEST(DecodeBibdCoalitionTest, LargePlaneWithMarginNoiseNamesOnlyTheOwner) {
+  CodebookSpec spec;
+  spec.family = CodeFamily::kBibd;
+  spec.users = 100;
+  spec.min_bits = 256;
+  spec.max_colluders = 3;
+  spec.seed = 5;
+  StatusOr<Codebook> book = MakeCodebook(spec);
+  ASSERT_TRUE(book.ok());
+  ASSERT_EQ(book->design.k, 12);
+  SecretRng noise(3);
+  for (int owner : {0, 42, 99}) {
+    std::vector<float> soft(book->bits);
+    for (int t = 0; t < book->bits; ++t) {
+      const double strength = 0.5 + 0.5 * static_cast<double>(noise.Below(1001)) / 1000;
+      const double decoded = (book->codes[owner][t] ? 1 : -1) * strength;  // in [0.5, 1]
+      soft[t] = static_cast<float>((decoded + 1) / 2);
+    }
+    const CoalitionDecision d = DecodeBibdCoalition(*book, soft, spec.users);
+    EXPECT_EQ(d.slots, std::vector<int>{owner});
+    EXPECT_EQ(d.coalitions_tested, 100 + 4950 + 161700);
+    EXPECT_LE(d.p_value, kAccusationPValue);
+  }
+}
+
+}  // namespace
+}  // namespace tracemark

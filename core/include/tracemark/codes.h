@@ -69,6 +69,7 @@ struct Codebook {
   int min_distance = 0;  // random: guaranteed pairwise Hamming distance
   // bibd only:
   int repeat = 1;             // T = v * repeat
+  int max_colluders = 0;      // the decoder looks for at most this many colluders
   Bibd design;                // the plane; slot j uses design.blocks[j]
   std::vector<int> position;  // [T] code position (point) of embedded bit t
   std::vector<uint8_t> mask;  // [T] secret mask XORed into embedded bit t

@@ -44,22 +44,31 @@ struct CoalitionDecision {
   int64_t coalitions_tested = 0;
 };
 
+// The largest coalition DecodeBibdCoalition looks for:
+// min(k - 1, codebook.max_colluders, active_users).
+int BibdCoalitionLimit(const Codebook& codebook, int active_users);
+
 // Decodes averaging colluders from soft bits extracted from a model carrying
-// a bibd codebook (DeepMarks' AND-logic, Trappe et al.).
+// a bibd codebook (DeepMarks' AND-logic, Trappe et al.). With L the limit
+// above:
 //  1. Unmask (s -> 1 - s where mask is 1) and average the `repeat` bits of
 //     each code position: y_p in [0, 1]. With z_p = 2 y_p - 1 and
 //     a = max_p z_p (positions outside every colluder's line read +a), the
 //     rescaled value is s_p = (z_p / a + 1) / 2, so a watermark shrunk by
 //     fine-tuning or pruning keeps its shape. a < 0.05 means no signal.
-//  2. Z = positions with s_p < tau, tau = 1 - 1/(2(k-1)); accuse the active
-//     slots j < active_users whose whole block lies in Z. For <= k-1
+//  2. Z = positions with s_p < tau, tau = 1 - 1/(2L); the coalition is the
+//     active slots j < active_users whose whole block lies in Z. For m <= L
 //     averaging colluders exactly the colluders qualify: a colluder's points
 //     read at most 1 - 1/m, an innocent line always has a point outside the
 //     colluders' lines, which reads 1.
-//  3. Evidence: majority of the coalition's embedded codes per bit (ties
+//  3. Consistency: the coalition must explain the values — the mean
+//     |s_p - (1 - share of coalition lines through p)| over all positions is
+//     at most 1/(4|C|); otherwise nothing is decoded (noise decoded into a
+//     coalition is refused rather than accused).
+//  4. Evidence: majority of the coalition's embedded codes per bit (ties
 //     skipped) compared with the hard extracted bits; p-value is the
 //     Binomial(bits, 1/2) tail, Bonferroni over every coalition of size
-//     1..min(k-1, active_users) among active_users.
+//     1..L among active_users.
 // Returns an empty coalition (p_value 1) when no slot qualifies.
 CoalitionDecision DecodeBibdCoalition(const Codebook& codebook, const std::vector<float>& soft_bits,
                                       int active_users);
