@@ -205,5 +205,23 @@ TEST_F(CliTest, UnknownSchemeAndDuplicateReleaseAreRefused) {
       "already exists");
 }
 
+TEST_F(CliTest, EmbeddingThatCannotConvergeMarksTheReleaseFailed) {
+  CommandResult r = Run({"release", *base_, "--name", "fashion-cnn", "--version", "stuck",
+                         "--scheme", "uchida", "--licensees", "acme", "--data", OwnerData(),
+                         "--out", *dir_ / "stuck", "--set", "max_steps=30", "--set", "margin=50"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("did not converge in 30 steps"), std::string::npos) << r.err;
+  auto store = KeyStore::Open(State() + "/keystore.db");
+  ASSERT_TRUE(store.ok());
+  auto releases = (*store)->ListReleases().value();
+  ASSERT_EQ(releases.back().version, "stuck");
+  EXPECT_EQ(releases.back().status, "failed");
+  EXPECT_NE(releases.back().failure.find("did not converge"), std::string::npos);
+  auto copies = (*store)->ListCopies(releases.back().id).value();
+  ASSERT_EQ(copies.size(), 1u);
+  EXPECT_EQ(copies[0].status, "failed");
+  EXPECT_FALSE(fs::exists(*dir_ / "stuck/acme/" + fs::path(*base_).filename().string()));
+}
+
 }  // namespace
 }  // namespace tracemark::testing
