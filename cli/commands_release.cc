@@ -25,6 +25,27 @@ void PrintCopy(const CopyResult& c) {
   std::fflush(stdout);
 }
 
+int PrintReleaseResult(const ReleaseResult& result, bool json) {
+  if (json) {
+    nlohmann::json copies = nlohmann::json::array();
+    for (const auto& c : result.copies) copies.push_back(CopyJson(c));
+    std::cout << nlohmann::json{{"release_id", result.release_id},
+                                {"scheme", result.scheme},
+                                {"code", result.code_family},
+                                {"bits", result.bits},
+                                {"base_accuracy", result.base_accuracy},
+                                {"seconds", result.seconds},
+                                {"copies", copies}}
+                     .dump(2)
+              << "\n";
+  } else {
+    std::printf("release %lld done: %s code, %d bits, base accuracy %.2f%%, %.1fs\n",
+                static_cast<long long>(result.release_id), result.code_family.c_str(), result.bits,
+                100 * result.base_accuracy, result.seconds);
+  }
+  return kExitOk;
+}
+
 }  // namespace
 
 int ReleaseCommand(Context& ctx, const std::vector<std::string>& argv) {
@@ -63,24 +84,25 @@ int ReleaseCommand(Context& ctx, const std::vector<std::string>& argv) {
   ReleaseEngine engine(*store, *plugins);
   auto result = engine.Release(request, json ? ReleaseEngine::CopyCallback() : PrintCopy);
   if (!result.ok()) return Fail(result.status());
-  if (json) {
-    nlohmann::json copies = nlohmann::json::array();
-    for (const auto& c : result->copies) copies.push_back(CopyJson(c));
-    std::cout << nlohmann::json{{"release_id", result->release_id},
-                                {"scheme", result->scheme},
-                                {"code", result->code_family},
-                                {"bits", result->bits},
-                                {"base_accuracy", result->base_accuracy},
-                                {"seconds", result->seconds},
-                                {"copies", copies}}
-                     .dump(2)
-              << "\n";
-  } else {
-    std::printf("release %lld done: %s code, %d bits, base accuracy %.2f%%, %.1fs\n",
-                static_cast<long long>(result->release_id), result->code_family.c_str(),
-                result->bits, 100 * result->base_accuracy, result->seconds);
-  }
-  return kExitOk;
+  return PrintReleaseResult(*result, json);
+}
+
+int ResumeCommand(Context& ctx, const std::vector<std::string>& argv) {
+  auto args = Args::Parse(argv, {}, {"json"});
+  if (!args.ok()) return Usage(args.status().message());
+  if (args->positional().size() != 1) return Usage("resume takes one RELEASE_ID");
+  SchemeParams id_param{{"release", args->positional()[0]}};
+  auto release_id = GetInt(id_param, "release", 1, INT64_MAX);
+  if (!release_id.ok()) return Fail(release_id.status());
+  auto store = ctx.Store();
+  if (!store.ok()) return Fail(store.status());
+  auto plugins = ctx.Plugins();
+  if (!plugins.ok()) return Fail(plugins.status());
+  bool json = args->Has("json");
+  ReleaseEngine engine(*store, *plugins);
+  auto result = engine.Run(*release_id, json ? ReleaseEngine::CopyCallback() : PrintCopy);
+  if (!result.ok()) return Fail(result.status());
+  return PrintReleaseResult(*result, json);
 }
 
 int TraceCommand(Context& ctx, const std::vector<std::string>& argv) {

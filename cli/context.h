@@ -47,6 +47,7 @@ int LicenseeAdd(Context& ctx, const std::vector<std::string>& argv);
 int LicenseeList(Context& ctx, const std::vector<std::string>& argv);
 int Schemes(Context& ctx, const std::vector<std::string>& argv);
 int ReleaseCommand(Context& ctx, const std::vector<std::string>& argv);
+int ResumeCommand(Context& ctx, const std::vector<std::string>& argv);
 int TraceCommand(Context& ctx, const std::vector<std::string>& argv);
 int TrainCommand(Context& ctx, const std::vector<std::string>& argv);
 int AttackCommand(Context& ctx, const std::vector<std::string>& argv);

@@ -21,6 +21,7 @@ commands:
   release MODEL.pt --name NAME --version V --scheme SCHEME --licensees a,b,c
           --data DATASET --out DIR [--set key=value]... [--json]
                                     write a fingerprinted copy per licensee
+  resume RELEASE_ID [--json]        finish a release that was interrupted
   trace SUSPECT.pt [--json]         attribute a suspect model (exit 0: someone
                                     accused, 3: nobody, 1: error)
   train --data DATASET --out MODEL.pt [--epochs N] [--seed S]
@@ -71,6 +72,7 @@ int main(int argc, char** argv) {
       {{"schemes"}, Schemes},
       {{"release"}, ReleaseCommand},
       {{"trace"}, TraceCommand},
+      {{"resume"}, ResumeCommand},
       {{"train"}, TrainCommand},
       {{"attack"}, AttackCommand},
   };

@@ -12,6 +12,7 @@ packages=(
   nlohmann-json3-dev prometheus-cpp-dev libgtest-dev libssl-dev zlib1g-dev
   libopenblas0-pthread
   dataset-fashion-mnist python3-torch python3-numpy
+  prometheus
 )
 
 missing=()

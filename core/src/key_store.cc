@@ -11,6 +11,8 @@
 #include <iterator>
 #include <set>
 
+#include "tracemark/message_text.h"
+
 namespace tracemark {
 namespace {
 
@@ -70,6 +72,10 @@ const char* const kMigrations[] = {
     "CREATE TABLE scheme_keys ("
     "  release_id INTEGER PRIMARY KEY REFERENCES releases(id),"
     "  key BLOB NOT NULL);",
+    // 2: what resuming an interrupted release needs.
+    "ALTER TABLE releases ADD COLUMN source_path TEXT NOT NULL DEFAULT '';"
+    "ALTER TABLE releases ADD COLUMN data_spec TEXT NOT NULL DEFAULT '';"
+    "ALTER TABLE releases ADD COLUMN accuracy_budget REAL NOT NULL DEFAULT 0.005;",
 };
 
 #undef TM_NOW
@@ -79,7 +85,7 @@ const char kSelectLicensee[] = "SELECT id, name, created_at FROM licensees ";
 const char kSelectRelease[] =
     "SELECT r.id, m.name, r.version, r.scheme, r.params_json, r.code_family, r.code_bits,"
     " r.code_max_colluders, r.code_seed, r.architecture, r.base_sha256, r.base_accuracy,"
-    " r.status, r.failure, r.created_at"
+    " r.status, r.failure, r.created_at, r.source_path, r.data_spec, r.accuracy_budget"
     " FROM releases r JOIN models m ON m.id = r.model_id ";
 const char kSelectCopy[] =
     "SELECT c.id, c.release_id, c.licensee_id, l.name, c.slot, c.code, c.artifact_path,"
@@ -95,15 +101,6 @@ int64_t ToInt64(uint64_t v) {
 uint64_t ToUint64(int64_t v) {
   uint64_t out;
   std::memcpy(&out, &v, sizeof out);
-  return out;
-}
-
-// Renders user input for a one-line message: control characters become '?'.
-std::string Printable(const std::string& s) {
-  std::string out = s;
-  for (char& c : out) {
-    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = '?';
-  }
   return out;
 }
 
@@ -279,6 +276,9 @@ ReleaseRecord ReadRelease(const Statement& row) {
   r.status = row.Str(12);
   r.failure = row.Str(13);
   r.created_at = row.Str(14);
+  r.source_path = row.Str(15);
+  r.data_spec = row.Str(16);
+  r.accuracy_budget = row.Real(17);
   return r;
 }
 
@@ -537,14 +537,16 @@ StatusOr<int64_t> KeyStore::CreateRelease(const ReleaseRecord& release,
   TM_RETURN_IF_ERROR(txn.Begin());
 
   TM_ASSIGN_OR_RETURN(int64_t model_id, IdForName(db_, "models", release.model));
-  Status st = Exec(db_,
-                   "INSERT INTO releases(model_id, version, scheme, params_json, code_family,"
-                   " code_bits, code_max_colluders, code_seed, architecture, base_sha256,"
-                   " base_accuracy, status, failure) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                   model_id, release.version, release.scheme, release.params_json,
-                   release.code_family, release.code_bits, release.code_max_colluders,
-                   ToInt64(release.code_seed), release.architecture, release.base_sha256,
-                   release.base_accuracy, release.status, release.failure);
+  Status st =
+      Exec(db_,
+           "INSERT INTO releases(model_id, version, scheme, params_json, code_family,"
+           " code_bits, code_max_colluders, code_seed, architecture, base_sha256,"
+           " base_accuracy, status, failure, source_path, data_spec, accuracy_budget)"
+           " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+           model_id, release.version, release.scheme, release.params_json, release.code_family,
+           release.code_bits, release.code_max_colluders, ToInt64(release.code_seed),
+           release.architecture, release.base_sha256, release.base_accuracy, release.status,
+           release.failure, release.source_path, release.data_spec, release.accuracy_budget);
   if (st.code() == Status::Code::kAlreadyExists) {
     return Status::AlreadyExists("release " + Printable(release.model) + " version " +
                                  Printable(release.version) + " already exists");
@@ -561,11 +563,13 @@ StatusOr<int64_t> KeyStore::CreateRelease(const ReleaseRecord& release,
     TM_ASSIGN_OR_RETURN(c.licensee_id, IdForName(db_, "licensees", copy.licensee));
     c.slot = copy.slot;
     c.code = copy.code;
+    c.artifact_path = copy.artifact_path;
     c.status = "pending";
     TM_RETURN_IF_ERROR(Exec(db_,
-                            "INSERT INTO copies(release_id, licensee_id, slot, code, status)"
-                            " VALUES (?,?,?,?,?)",
-                            c.release_id, c.licensee_id, c.slot, BlobOf(c.code), c.status));
+                            "INSERT INTO copies(release_id, licensee_id, slot, code, status,"
+                            " artifact_path) VALUES (?,?,?,?,?,?)",
+                            c.release_id, c.licensee_id, c.slot, BlobOf(c.code), c.status,
+                            c.artifact_path));
     c.id = sqlite3_last_insert_rowid(db_);
     stored.push_back(std::move(c));
   }

@@ -26,7 +26,8 @@ double SecondsSince(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
 }
 
-// Seeds for the codebook, the key and each copy, derived from one secret.
+// Seeds for the codebook and the key, derived from the master secret, and for
+// each copy, derived from the stored code seed (so Run can resume).
 uint64_t DeriveSeed(uint64_t master, uint64_t purpose) {
   return SecretRng(master ^ (0x9e3779b97f4a7c15ULL * (purpose + 1))).Next();
 }
@@ -110,6 +111,21 @@ StatusOr<PreparedRelease> Prepare(const ReleaseRequest& request, const PluginHos
   return prep;
 }
 
+// Saves the copy atomically with manifest.json beside it; returns its hash.
+Status PublishCopy(const torch::jit::Module& model, const ReleaseRecord& release,
+                   const CopyRecord& copy, std::string* sha256) {
+  fs::path path(copy.artifact_path);
+  TM_RETURN_IF_ERROR(MakeDirs(path.parent_path().string()));
+  TM_RETURN_IF_ERROR(SaveModel(model, path.string()));
+  TM_ASSIGN_OR_RETURN(*sha256, Sha256File(path.string()));
+  nlohmann::json manifest = {{"release_id", release.id},     {"model", release.model},
+                             {"version", release.version},   {"scheme", release.scheme},
+                             {"licensee", copy.licensee},    {"file", path.filename().string()},
+                             {"sha256", *sha256}};
+  return WriteFileAtomically((path.parent_path() / "manifest.json").string(),
+                             manifest.dump(2) + "\n");
+}
+
 }  // namespace
 
 const std::vector<ParamSpec>& CoreSettingSpecs() {
@@ -123,9 +139,7 @@ const std::vector<ParamSpec>& CoreSettingSpecs() {
   return specs;
 }
 
-StatusOr<ReleaseResult> ReleaseEngine::Release(const ReleaseRequest& request,
-                                               const CopyCallback& on_copy) {
-  auto start = Clock::now();
+StatusOr<int64_t> ReleaseEngine::Plan(const ReleaseRequest& request) {
   TM_ASSIGN_OR_RETURN(PreparedRelease prep, Prepare(request, *plugins_));
   TM_ASSIGN_OR_RETURN(Codebook codebook, MakeCodebook(prep.code_spec));
   const int users = prep.code_spec.users;
@@ -138,71 +152,112 @@ StatusOr<ReleaseResult> ReleaseEngine::Release(const ReleaseRequest& request,
   std::string key;
   TM_RETURN_IF_ERROR(prep.scheme->Keygen(prep.base, prep.scheme_params, codebook.bits,
                                          DeriveSeed(prep.master_seed, 2), &key));
-
-  ReleaseResult result;
-  result.scheme = request.scheme;
-  result.code_family = CodeFamilyName(codebook.family);
-  result.bits = codebook.bits;
-  result.base_accuracy = Accuracy(prep.base, prep.data.test);
-
   ReleaseRecord record;
   record.model = request.model_name;
   record.version = request.version;
   record.scheme = request.scheme;
   record.params_json = nlohmann::json(prep.scheme_params).dump();
-  record.code_family = result.code_family;
+  record.code_family = CodeFamilyName(codebook.family);
   record.code_bits = prep.code_spec.min_bits;
   record.code_max_colluders = prep.code_spec.max_colluders;
   record.code_seed = prep.code_spec.seed;
   record.architecture = ArchitectureSignature(prep.base);
-  TM_ASSIGN_OR_RETURN(record.base_sha256, Sha256File(request.model_path));
-  record.base_accuracy = result.base_accuracy;
+  record.source_path = fs::absolute(request.model_path).lexically_normal().string();
+  TM_ASSIGN_OR_RETURN(record.base_sha256, Sha256File(record.source_path));
+  record.base_accuracy = Accuracy(prep.base, prep.data.test);
+  record.data_spec = request.data_spec;
+  record.accuracy_budget = prep.accuracy_budget;
   record.status = "embedding";
   std::vector<CopyRecord> copies(users);
   for (int i = 0; i < users; ++i) {
     copies[i].licensee = request.licensees[i];
     copies[i].slot = i;
     copies[i].code = codebook.codes[i];
+    copies[i].artifact_path = (fs::absolute(request.out_dir) / copies[i].licensee /
+                               request.copy_subdir / prep.file_name)
+                                  .lexically_normal()
+                                  .string();
   }
-  TM_ASSIGN_OR_RETURN(result.release_id, store_->CreateRelease(record, &copies, key));
+  return store_->CreateRelease(record, &copies, key);
+}
 
+StatusOr<ReleaseResult> ReleaseEngine::Run(int64_t release_id, const CopyCallback& on_copy) {
+  auto start = Clock::now();
+  TM_ASSIGN_OR_RETURN(ReleaseRecord release, store_->GetRelease(release_id));
+  TM_ASSIGN_OR_RETURN(std::vector<CopyRecord> copies, store_->ListCopies(release_id));
+  auto fail = [&](const Status& failure) {
+    store_->SetReleaseStatus(release_id, "failed", failure.message());
+    return failure;
+  };
+  if (release.status != "embedding") {
+    return Status::FailedPrecondition("release " + std::to_string(release_id) + " is " +
+                                      release.status + ", not waiting for embedding");
+  }
+  TM_ASSIGN_OR_RETURN(const Scheme* scheme, plugins_->Find(release.scheme));
+  TM_ASSIGN_OR_RETURN(std::string key, store_->GetSchemeKey(release_id));
+  auto sha = Sha256File(release.source_path);
+  if (!sha.ok() || *sha != release.base_sha256) {
+    return fail(Status::FailedPrecondition("base model " + release.source_path +
+                                           " is missing or changed since the release was planned"));
+  }
+  TM_ASSIGN_OR_RETURN(torch::jit::Module base, LoadModel(release.source_path));
+  auto data = LoadDataset(release.data_spec);
+  if (!data.ok()) return fail(data.status());
+
+  ReleaseResult result;
+  result.release_id = release_id;
+  result.scheme = release.scheme;
+  result.code_family = release.code_family;
+  result.base_accuracy = release.base_accuracy;
   EmbedContext ctx;
-  ctx.train = &prep.data.train;
-  ctx.validation = &prep.data.test;
-  ctx.base_accuracy = result.base_accuracy;
-  ctx.max_accuracy_drop = prep.accuracy_budget;
-  for (int i = 0; i < users; ++i) {
-    auto copy_start = Clock::now();
+  ctx.train = &data->train;
+  ctx.validation = &data->test;
+  ctx.base_accuracy = release.base_accuracy;
+  ctx.max_accuracy_drop = release.accuracy_budget;
+  for (const CopyRecord& record : copies) {
+    result.bits = static_cast<int>(record.code.size());
     CopyResult copy;
-    copy.licensee = request.licensees[i];
-    copy.path = fs::absolute(fs::path(request.out_dir) / copy.licensee / prep.file_name)
-                    .lexically_normal()
-                    .string();
-    ctx.seed = DeriveSeed(prep.master_seed, 100 + i);
-    torch::jit::Module model = CloneModel(prep.base);
-    EmbedReport report;
-    Status st = prep.scheme->Embed(model, key, codebook.codes[i], ctx, &report);
-    if (st.ok()) st = MakeDirs(fs::path(copy.path).parent_path().string());
-    if (st.ok()) st = SaveModel(model, copy.path);
-    StatusOr<std::string> sha = st.ok() ? Sha256File(copy.path) : StatusOr<std::string>(st);
-    if (!sha.ok()) {
-      Status failure = sha.status().WithContext("licensee " + copy.licensee);
-      store_->FailCopy(copies[i].id, failure.message());
-      store_->SetReleaseStatus(result.release_id, "failed", failure.message());
-      return failure;
+    copy.licensee = record.licensee;
+    copy.path = record.artifact_path;
+    copy.bits = result.bits;
+    if (record.status == "done") {  // published before an interruption
+      copy.sha256 = record.sha256;
+      copy.accuracy = record.accuracy;
+      copy.bits_with_margin = copy.bits;
+      copy.seconds = record.embed_seconds;
+      result.copies.push_back(std::move(copy));
+      continue;
     }
-    copy.sha256 = *sha;
+    auto copy_start = Clock::now();
+    ctx.seed = DeriveSeed(release.code_seed, 100 + record.slot);
+    torch::jit::Module model = CloneModel(base);
+    EmbedReport report;
+    Status st = scheme->Embed(model, key, record.code, ctx, &report);
+    if (st.ok()) st = PublishCopy(model, release, record, &copy.sha256);
+    if (!st.ok()) {
+      Status failure = st.WithContext("licensee " + copy.licensee);
+      store_->FailCopy(record.id, failure.message());
+      return fail(failure);
+    }
     copy.accuracy = report.validation_accuracy;
-    copy.bits = report.bits;
     copy.bits_with_margin = report.bits_with_margin;
     copy.steps = report.steps;
     copy.seconds = SecondsSince(copy_start);
     TM_RETURN_IF_ERROR(
-        store_->CompleteCopy(copies[i].id, copy.path, copy.sha256, copy.accuracy, copy.seconds));
+        store_->CompleteCopy(record.id, copy.path, copy.sha256, copy.accuracy, copy.seconds));
     if (on_copy) on_copy(copy);
     result.copies.push_back(std::move(copy));
   }
-  TM_RETURN_IF_ERROR(store_->SetReleaseStatus(result.release_id, "done"));
+  TM_RETURN_IF_ERROR(store_->SetReleaseStatus(release_id, "done"));
+  result.seconds = SecondsSince(start);
+  return result;
+}
+
+StatusOr<ReleaseResult> ReleaseEngine::Release(const ReleaseRequest& request,
+                                               const CopyCallback& on_copy) {
+  auto start = Clock::now();
+  TM_ASSIGN_OR_RETURN(int64_t release_id, Plan(request));
+  TM_ASSIGN_OR_RETURN(ReleaseResult result, Run(release_id, on_copy));
   result.seconds = SecondsSince(start);
   return result;
 }

@@ -43,6 +43,10 @@ struct ReleaseRecord {
   std::string status;
   std::string failure;
   std::string created_at;
+  // What resuming the release needs (schema 2):
+  std::string source_path;     // the base model file
+  std::string data_spec;       // the owner's dataset
+  double accuracy_budget = 0;  // max accuracy drop of a copy, as a fraction
 };
 
 // One licensee's copy in a release. Status "pending" until its artifact is
@@ -54,7 +58,7 @@ struct CopyRecord {
   std::string licensee;       // name (filled by reads)
   int slot = 0;               // index into the release codebook
   std::vector<uint8_t> code;  // bits embedded (0/1), secret
-  std::string artifact_path;
+  std::string artifact_path;  // planned at CreateRelease, final once "done"
   std::string sha256;
   double accuracy = 0;
   double embed_seconds = 0;
@@ -85,7 +89,8 @@ class KeyStore {
   StatusOr<Licensee> FindLicensee(const std::string& name);  // NotFound if absent
   StatusOr<std::vector<Licensee>> ListLicensees();           // by name
 
-  // Records a new release with its copies (status "pending", codes set) and
+  // Records a new release with its copies (status "pending", codes and
+  // planned artifact paths set) and
   // the release-wide scheme key, in one transaction: either all of it is
   // stored or none. Licensees named in `copies[i].licensee` that do not
   // exist yet are created in the same transaction. `release.status` is

@@ -2,15 +2,19 @@
 // copies, recording every code and key before any copy is published.
 //
 // Order of work, and what a failure leaves behind:
-//   1. validate everything (names, scheme, settings, model, dataset, output
-//      directory); a failure here writes nothing anywhere;
-//   2. draw the codebook and the scheme key and store the release with all
-//      its copies "pending" in one transaction;
-//   3. per licensee: embed, save atomically to OUT/<licensee>/<file name>,
-//      hash, and mark the copy "done";
-//   4. mark the release "done". A failure in 3 marks the copy and the
-//      release "failed" with the reason; copies already published stay
-//      valid and traceable.
+//   Plan: validate everything (names, scheme, settings, model, dataset,
+//      output directory) — a failure here writes nothing anywhere — then
+//      draw the codebook and the scheme key and store the release
+//      ("embedding") with all its copies "pending" in one transaction.
+//   Run: per pending copy, embed, save atomically to
+//      OUT/<licensee>/[<subdir>/]<file name> with manifest.json beside it,
+//      and mark the copy "done"; then mark the release "done". A failure
+//      marks the copy and the release "failed" with the reason; copies
+//      already published stay valid and traceable.
+// A process killed during Run loses nothing: calling Run again (for example
+// after a restart) embeds the copies still pending, each from the same code
+// and key, and replaces any unrecorded file atomically, so every licensee
+// ends with exactly one code and one complete copy.
 #pragma once
 
 #include <functional>
@@ -31,6 +35,7 @@ struct ReleaseRequest {
   std::string scheme;
   std::string data_spec;  // see LoadDataset
   std::string out_dir;
+  std::string copy_subdir;  // optional, between OUT/<licensee>/ and the file name
   std::vector<std::string> licensees;
   // Release settings (see CoreSettingSpecs) and scheme parameters, mixed.
   SchemeParams settings;
@@ -69,6 +74,14 @@ class ReleaseEngine {
   // Called after each published copy (for progress output).
   using CopyCallback = std::function<void(const CopyResult&)>;
 
+  // Validates and records a release; returns its id. Embeds nothing.
+  StatusOr<int64_t> Plan(const ReleaseRequest& request);
+
+  // Embeds and publishes every pending copy of a planned release. The
+  // result lists all its copies, including those published before.
+  StatusOr<ReleaseResult> Run(int64_t release_id, const CopyCallback& on_copy = nullptr);
+
+  // Plan, then Run.
   StatusOr<ReleaseResult> Release(const ReleaseRequest& request,
                                   const CopyCallback& on_copy = nullptr);
 

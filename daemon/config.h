@@ -1,0 +1,43 @@
+// The tracemarkd configuration: a JSON object read once at start. Every key
+// has a default; an unknown key or a bad value stops the daemon with a
+// one-line message (see docs/config.md).
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "tracemark/status.h"
+
+namespace tracemark::daemon {
+
+struct DaemonConfig {
+  // Directories, absolute once parsed (relative ones are resolved against
+  // the directory of the config file).
+  std::string registry_dir = "/var/lib/tracemark/registry";  // releases to fingerprint
+  std::string state_dir = "/var/lib/tracemark/state";        // keystore.db, shared with the CLI
+  std::string dist_dir = "/var/lib/tracemark/dist";          // per-licensee copies
+  std::string inbox_dir = "/var/lib/tracemark/inbox";        // suspect models to trace
+  std::string plugins_dir;  // "" = the plugins installed next to the binary
+
+  std::string listen_host = "127.0.0.1";  // from "listen": "HOST:PORT"
+  int listen_port = 8080;                 // 0 = any free port
+  int scan_interval_seconds = 30;         // registry and inbox rescan period
+  int workers = 1;                        // concurrent release/trace jobs
+  int64_t max_upload_bytes = int64_t{512} << 20;
+  std::string log_level = "info";  // debug, info, warn or error
+};
+
+// Parses the text of a config file. `origin` is that file's path: every
+// error message starts with it, and relative directories are resolved
+// against its directory (itself made absolute against the working
+// directory). Keys absent from `json_text` keep their defaults.
+// InvalidArgument, with a one-line "<origin>: <key>: <reason>" message, for
+// malformed JSON, a non-object top level, an unknown key, a value of the
+// wrong JSON type or one out of range.
+StatusOr<DaemonConfig> ParseConfig(const std::string& json_text, const std::string& origin);
+
+// Reads and parses the config file at `path`. NotFound if it does not
+// exist, IoError if it cannot be read, otherwise as ParseConfig.
+StatusOr<DaemonConfig> LoadConfig(const std::string& path);
+
+}  // namespace tracemark::daemon
