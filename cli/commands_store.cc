@@ -1,9 +1,12 @@
 // Commands over the key store and the plugins: licensee add|list, schemes.
+#include <fstream>
 #include <iostream>
 #include <nlohmann/json.hpp>
 
 #include "args.h"
 #include "context.h"
+#include "tracemark/file_util.h"
+#include "tracemark/scheme_json.h"
 
 namespace tracemark::cli {
 
@@ -38,31 +41,36 @@ int LicenseeList(Context& ctx, const std::vector<std::string>& argv) {
   return kExitOk;
 }
 
+int TokenCreate(Context& ctx, const std::vector<std::string>& argv) {
+  auto args = Args::Parse(argv, {"role", "name"}, {});
+  if (!args.ok()) return Usage(args.status().message());
+  auto role = args->Required("role");
+  if (!role.ok()) return Usage(role.status().message());
+  unsigned char secret[32];
+  std::ifstream urandom("/dev/urandom", std::ios::binary);
+  if (!urandom.read(reinterpret_cast<char*>(secret), sizeof secret)) {
+    return Fail(Status::IoError("cannot read /dev/urandom"));
+  }
+  std::string token = "tm_";
+  for (unsigned char b : secret)
+    token += "0123456789abcdef"[b >> 4], token += "0123456789abcdef"[b & 15];
+  auto store = ctx.Store();
+  if (!store.ok()) return Fail(store.status());
+  auto record = (*store)->AddToken(Sha256Hex(token), *role, args->Get("name"));
+  if (!record.ok()) return Fail(record.status());
+  std::cout << token << "\n";
+  std::cerr << "tracemark: " << record->role << " token " << record->id
+            << " created; it is shown only now (the store keeps its SHA-256)\n";
+  return kExitOk;
+}
+
 int Schemes(Context& ctx, const std::vector<std::string>& argv) {
   auto args = Args::Parse(argv, {}, {"json"});
   if (!args.ok()) return Usage(args.status().message());
   auto plugins = ctx.Plugins();
   if (!plugins.ok()) return Fail(plugins.status());
   nlohmann::json out = nlohmann::json::array();
-  for (const Scheme* scheme : (*plugins)->schemes()) {
-    const SchemeInfo& info = scheme->Info();
-    nlohmann::json params = nlohmann::json::array();
-    for (const auto& p : info.params) {
-      params.push_back(
-          {{"name", p.name}, {"default", p.default_value}, {"description", p.description}});
-    }
-    out.push_back({{"name", info.name},
-                   {"title", info.title},
-                   {"reference", info.reference},
-                   {"access", info.access},
-                   {"white_box", info.white_box},
-                   {"black_box", info.black_box},
-                   {"model_kinds", info.model_kinds},
-                   {"needs_training_data", info.needs_training_data},
-                   {"default_code", info.default_code_family},
-                   {"capacity", info.capacity},
-                   {"params", params}});
-  }
+  for (const Scheme* scheme : (*plugins)->schemes()) out.push_back(SchemeInfoJson(scheme->Info()));
   if (args->Has("json")) {
     std::cout << out.dump(2) << "\n";
     return kExitOk;

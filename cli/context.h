@@ -46,6 +46,7 @@ using Command = int (*)(Context& ctx, const std::vector<std::string>& argv);
 int LicenseeAdd(Context& ctx, const std::vector<std::string>& argv);
 int LicenseeList(Context& ctx, const std::vector<std::string>& argv);
 int Schemes(Context& ctx, const std::vector<std::string>& argv);
+int TokenCreate(Context& ctx, const std::vector<std::string>& argv);
 int ReleaseCommand(Context& ctx, const std::vector<std::string>& argv);
 int ResumeCommand(Context& ctx, const std::vector<std::string>& argv);
 int TraceCommand(Context& ctx, const std::vector<std::string>& argv);

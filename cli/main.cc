@@ -18,6 +18,9 @@ commands:
   licensee add NAME                 register a licensee
   licensee list [--json]            list licensees
   schemes [--json]                  list the loaded scheme plugins
+  token create --role ROLE [--name NAME]
+                                    create a tracemarkd API token (admin,
+                                    investigator or viewer); printed once
   release MODEL.pt --name NAME --version V --scheme SCHEME --licensees a,b,c
           --data DATASET --out DIR [--set key=value]... [--json]
                                     write a fingerprinted copy per licensee
@@ -70,6 +73,7 @@ int main(int argc, char** argv) {
       {{"licensee", "add"}, LicenseeAdd},
       {{"licensee", "list"}, LicenseeList},
       {{"schemes"}, Schemes},
+      {{"token", "create"}, TokenCreate},
       {{"release"}, ReleaseCommand},
       {{"trace"}, TraceCommand},
       {{"resume"}, ResumeCommand},

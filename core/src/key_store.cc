@@ -76,9 +76,28 @@ const char* const kMigrations[] = {
     "ALTER TABLE releases ADD COLUMN source_path TEXT NOT NULL DEFAULT '';"
     "ALTER TABLE releases ADD COLUMN data_spec TEXT NOT NULL DEFAULT '';"
     "ALTER TABLE releases ADD COLUMN accuracy_budget REAL NOT NULL DEFAULT 0.005;",
+    // 3: the daemon's API tokens and investigations.
+    "CREATE TABLE tokens ("
+    "  id INTEGER PRIMARY KEY,"
+    "  token_sha256 TEXT NOT NULL UNIQUE,"
+    "  role TEXT NOT NULL CHECK (role IN ('admin', 'investigator', 'viewer')),"
+    "  name TEXT NOT NULL DEFAULT '',"
+    "  created_at TEXT NOT NULL DEFAULT (" TM_NOW
+    "));"
+    "CREATE TABLE investigations ("
+    "  id INTEGER PRIMARY KEY,"
+    "  source TEXT NOT NULL CHECK (source IN ('inbox', 'upload')),"
+    "  original_name TEXT NOT NULL,"
+    "  path TEXT NOT NULL,"
+    "  status TEXT NOT NULL CHECK (status IN ('queued', 'running', 'done', 'failed')),"
+    "  verdict TEXT NOT NULL DEFAULT '',"
+    "  report_json TEXT NOT NULL DEFAULT '',"
+    "  failure TEXT NOT NULL DEFAULT '',"
+    "  created_at TEXT NOT NULL DEFAULT (" TM_NOW
+    "),"
+    "  finished_at TEXT NOT NULL DEFAULT '');",
 };
 
-#undef TM_NOW
 
 // Column lists shared by every read of a record; each pairs with a Read* below.
 const char kSelectLicensee[] = "SELECT id, name, created_at FROM licensees ";
@@ -87,6 +106,10 @@ const char kSelectRelease[] =
     " r.code_max_colluders, r.code_seed, r.architecture, r.base_sha256, r.base_accuracy,"
     " r.status, r.failure, r.created_at, r.source_path, r.data_spec, r.accuracy_budget"
     " FROM releases r JOIN models m ON m.id = r.model_id ";
+const char kSelectToken[] = "SELECT id, role, name, created_at FROM tokens ";
+const char kSelectInvestigation[] =
+    "SELECT id, source, original_name, path, status, verdict, report_json, failure, created_at,"
+    " finished_at FROM investigations ";
 const char kSelectCopy[] =
     "SELECT c.id, c.release_id, c.licensee_id, l.name, c.slot, c.code, c.artifact_path,"
     " c.sha256, c.accuracy, c.embed_seconds, c.status, c.failure"
@@ -279,6 +302,25 @@ ReleaseRecord ReadRelease(const Statement& row) {
   r.source_path = row.Str(15);
   r.data_spec = row.Str(16);
   r.accuracy_budget = row.Real(17);
+  return r;
+}
+
+TokenRecord ReadToken(const Statement& row) {
+  return TokenRecord{row.Int(0), row.Str(1), row.Str(2), row.Str(3)};
+}
+
+InvestigationRecord ReadInvestigation(const Statement& row) {
+  InvestigationRecord r;
+  r.id = row.Int(0);
+  r.source = row.Str(1);
+  r.original_name = row.Str(2);
+  r.path = row.Str(3);
+  r.status = row.Str(4);
+  r.verdict = row.Str(5);
+  r.report_json = row.Str(6);
+  r.failure = row.Str(7);
+  r.created_at = row.Str(8);
+  r.finished_at = row.Str(9);
   return r;
 }
 
@@ -619,6 +661,71 @@ StatusOr<std::vector<CopyRecord>> KeyStore::ListCopies(int64_t release_id) {
 StatusOr<std::string> KeyStore::GetSchemeKey(int64_t release_id) {
   return QueryOne(db_, ReadStr, "no scheme key for release " + std::to_string(release_id),
                   "SELECT key FROM scheme_keys WHERE release_id = ?", release_id);
+}
+
+StatusOr<TokenRecord> KeyStore::AddToken(const std::string& token_sha256, const std::string& role,
+                                         const std::string& name) {
+  if (role != "admin" && role != "investigator" && role != "viewer") {
+    return Status::InvalidArgument("unknown role '" + Printable(role) +
+                                   "' (roles: admin, investigator, viewer)");
+  }
+  WriteTransaction txn(db_);
+  TM_RETURN_IF_ERROR(txn.Begin());
+  TM_RETURN_IF_ERROR(Exec(db_, "INSERT INTO tokens(token_sha256, role, name) VALUES (?,?,?)",
+                          token_sha256, role, name));
+  TM_ASSIGN_OR_RETURN(TokenRecord token,
+                      QueryOne(db_, ReadToken, "token vanished",
+                               std::string(kSelectToken) + "WHERE id = ?",
+                               int64_t{sqlite3_last_insert_rowid(db_)}));
+  TM_RETURN_IF_ERROR(txn.Commit());
+  return token;
+}
+
+StatusOr<TokenRecord> KeyStore::FindToken(const std::string& token_sha256) {
+  return QueryOne(db_, ReadToken, "unknown token",
+                  std::string(kSelectToken) + "WHERE token_sha256 = ?", token_sha256);
+}
+
+StatusOr<int64_t> KeyStore::AddInvestigation(const std::string& source,
+                                             const std::string& original_name,
+                                             const std::string& path) {
+  WriteTransaction txn(db_);
+  TM_RETURN_IF_ERROR(txn.Begin());
+  TM_RETURN_IF_ERROR(Exec(db_,
+                          "INSERT INTO investigations(source, original_name, path, status)"
+                          " VALUES (?,?,?,'queued')",
+                          source, original_name, path));
+  const int64_t id = sqlite3_last_insert_rowid(db_);
+  TM_RETURN_IF_ERROR(txn.Commit());
+  return id;
+}
+
+Status KeyStore::SetInvestigationPath(int64_t id, const std::string& path) {
+  return UpdateOne(db_, "no investigation with id " + std::to_string(id),
+                   "UPDATE investigations SET path = ? WHERE id = ?", path, id);
+}
+
+Status KeyStore::StartInvestigation(int64_t id) {
+  return UpdateOne(db_, "no investigation with id " + std::to_string(id),
+                   "UPDATE investigations SET status = 'running' WHERE id = ?", id);
+}
+
+Status KeyStore::FinishInvestigation(int64_t id, const std::string& verdict,
+                                     const std::string& report_json, const std::string& failure) {
+  return UpdateOne(db_, "no investigation with id " + std::to_string(id),
+                   "UPDATE investigations SET status = ?, verdict = ?, report_json = ?,"
+                   " failure = ?, finished_at = " TM_NOW " WHERE id = ?",
+                   std::string(failure.empty() ? "done" : "failed"), verdict, report_json,
+                   failure, id);
+}
+
+StatusOr<InvestigationRecord> KeyStore::GetInvestigation(int64_t id) {
+  return QueryOne(db_, ReadInvestigation, "no investigation with id " + std::to_string(id),
+                  std::string(kSelectInvestigation) + "WHERE id = ?", id);
+}
+
+StatusOr<std::vector<InvestigationRecord>> KeyStore::ListInvestigations() {
+  return Query(db_, ReadInvestigation, std::string(kSelectInvestigation) + "ORDER BY id");
 }
 
 }  // namespace tracemark

@@ -228,6 +228,10 @@ StatusOr<ReleaseResult> ReleaseEngine::Run(int64_t release_id, const CopyCallbac
       result.copies.push_back(std::move(copy));
       continue;
     }
+    if (stop_ && stop_->load()) {
+      return Status::Cancelled("release " + std::to_string(release_id) +
+                               " stopped; it resumes where it stopped");
+    }
     auto copy_start = Clock::now();
     ctx.seed = DeriveSeed(release.code_seed, 100 + record.slot);
     torch::jit::Module model = CloneModel(base);

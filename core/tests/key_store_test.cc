@@ -499,3 +499,50 @@ TEST_F(KeyStoreTest, MissingDirectoryIsIoError) {
 
 }  // namespace
 }  // namespace tracemark
+
+namespace tracemark {
+namespace {
+
+class KeyStoreDaemonTest : public ::testing::Test {
+ protected:
+  testing::TempDir dir_;
+  std::unique_ptr<KeyStore> store_ = KeyStore::Open(dir_ / "keys.db").value();
+};
+
+TEST_F(KeyStoreDaemonTest, TokensAreFoundByHashWithTheirRole) {
+  auto token = store_->AddToken("hash-1", "investigator", "alice");
+  ASSERT_TRUE(token.ok()) << token.status().message();
+  EXPECT_EQ(token->role, "investigator");
+  EXPECT_EQ(store_->FindToken("hash-1")->name, "alice");
+  EXPECT_EQ(store_->FindToken("hash-2").status().code(), Status::Code::kNotFound);
+  EXPECT_EQ(store_->AddToken("hash-1", "admin", "").status().code(),
+            Status::Code::kAlreadyExists);
+  EXPECT_EQ(store_->AddToken("hash-3", "root", "").status().code(),
+            Status::Code::kInvalidArgument);
+}
+
+TEST_F(KeyStoreDaemonTest, InvestigationLifecycle) {
+  auto id = store_->AddInvestigation("upload", "leak.pt", "/tmp/x.pt");
+  ASSERT_TRUE(id.ok());
+  EXPECT_EQ(store_->GetInvestigation(*id)->status, "queued");
+  ASSERT_TRUE(store_->SetInvestigationPath(*id, "/var/done/x.pt").ok());
+  ASSERT_TRUE(store_->StartInvestigation(*id).ok());
+  EXPECT_EQ(store_->GetInvestigation(*id)->status, "running");
+  ASSERT_TRUE(store_->FinishInvestigation(*id, "attributed", "{\"verdict\":1}", "").ok());
+  auto done = store_->GetInvestigation(*id).value();
+  EXPECT_EQ(done.status, "done");
+  EXPECT_EQ(done.verdict, "attributed");
+  EXPECT_EQ(done.path, "/var/done/x.pt");
+  EXPECT_FALSE(done.finished_at.empty());
+
+  auto failed = store_->AddInvestigation("inbox", "junk.pt", "/tmp/j.pt").value();
+  ASSERT_TRUE(store_->FinishInvestigation(failed, "", "", "not a model").ok());
+  EXPECT_EQ(store_->GetInvestigation(failed)->status, "failed");
+  EXPECT_EQ(store_->ListInvestigations()->size(), 2u);
+  EXPECT_EQ(store_->GetInvestigation(99).status().code(), Status::Code::kNotFound);
+  EXPECT_EQ(store_->AddInvestigation("email", "x", "y").status().code(),
+            Status::Code::kInvalidArgument);
+}
+
+}  // namespace
+}  // namespace tracemark

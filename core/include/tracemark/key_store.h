@@ -66,6 +66,29 @@ struct CopyRecord {
   std::string failure;
 };
 
+// A daemon API token: only the SHA-256 of the token is stored.
+struct TokenRecord {
+  int64_t id = 0;
+  std::string role;  // "admin", "investigator" or "viewer"
+  std::string name;
+  std::string created_at;
+};
+
+// A suspect model under investigation. Status "queued", "running", then
+// "done" (with verdict and report) or "failed" (with failure).
+struct InvestigationRecord {
+  int64_t id = 0;
+  std::string source;  // "inbox" or "upload"
+  std::string original_name;
+  std::string path;  // where the suspect file is kept
+  std::string status;
+  std::string verdict;
+  std::string report_json;
+  std::string failure;
+  std::string created_at;
+  std::string finished_at;
+};
+
 class KeyStore {
  public:
   // Opens (creating if needed) the database at `path` and migrates it to
@@ -111,6 +134,23 @@ class KeyStore {
   StatusOr<std::vector<ReleaseRecord>> ListReleases();               // by id
   StatusOr<std::vector<CopyRecord>> ListCopies(int64_t release_id);  // by slot
   StatusOr<std::string> GetSchemeKey(int64_t release_id);            // NotFound if absent
+
+  // API tokens (schema 3). InvalidArgument for an unknown role,
+  // AlreadyExists for a duplicate hash; FindToken is NotFound when unknown.
+  StatusOr<TokenRecord> AddToken(const std::string& token_sha256, const std::string& role,
+                                 const std::string& name);
+  StatusOr<TokenRecord> FindToken(const std::string& token_sha256);
+
+  // Investigations (schema 3): queued on Add, then Start, then Finish
+  // (an empty `failure` means done).
+  StatusOr<int64_t> AddInvestigation(const std::string& source, const std::string& original_name,
+                                     const std::string& path);
+  Status SetInvestigationPath(int64_t id, const std::string& path);
+  Status StartInvestigation(int64_t id);
+  Status FinishInvestigation(int64_t id, const std::string& verdict,
+                             const std::string& report_json, const std::string& failure);
+  StatusOr<InvestigationRecord> GetInvestigation(int64_t id);        // NotFound if absent
+  StatusOr<std::vector<InvestigationRecord>> ListInvestigations();  // by id
 
  private:
   explicit KeyStore(sqlite3* db);

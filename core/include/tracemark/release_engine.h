@@ -17,6 +17,7 @@
 // ends with exactly one code and one complete copy.
 #pragma once
 
+#include <atomic>
 #include <functional>
 #include <string>
 #include <vector>
@@ -71,6 +72,10 @@ class ReleaseEngine {
   // Neither pointer is owned; both must outlive the engine.
   ReleaseEngine(KeyStore* store, const PluginHost* plugins) : store_(store), plugins_(plugins) {}
 
+  // When set and true, Run stops before the next copy and returns
+  // Cancelled; the release stays "embedding" and a later Run resumes it.
+  void set_stop_flag(const std::atomic<bool>* stop) { stop_ = stop; }
+
   // Called after each published copy (for progress output).
   using CopyCallback = std::function<void(const CopyResult&)>;
 
@@ -88,6 +93,7 @@ class ReleaseEngine {
  private:
   KeyStore* store_;
   const PluginHost* plugins_;
+  const std::atomic<bool>* stop_ = nullptr;
 };
 
 }  // namespace tracemark

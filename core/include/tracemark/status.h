@@ -22,6 +22,7 @@ class Status {
     kIoError,             // the environment failed (disk, network)
     kCorruption,          // stored data is damaged
     kInternal,            // a bug or an unexpected library failure
+    kCancelled,           // stopped on request; nothing lost, the work can resume
   };
 
   Status() = default;
@@ -35,6 +36,7 @@ class Status {
   static Status IoError(std::string m) { return {Code::kIoError, std::move(m)}; }
   static Status Corruption(std::string m) { return {Code::kCorruption, std::move(m)}; }
   static Status Internal(std::string m) { return {Code::kInternal, std::move(m)}; }
+  static Status Cancelled(std::string m) { return {Code::kCancelled, std::move(m)}; }
 
   bool ok() const { return code_ == Code::kOk; }
   Code code() const { return code_; }

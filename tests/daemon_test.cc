@@ -1,0 +1,295 @@
+// tracemarkd end to end: a real daemon process on temporary directories and
+// a free port, a model version published into the registry, copies made,
+// leaks traced from the inbox and through the REST API, authorisation and
+// upload limits, Prometheus metrics checked by promtool, SIGTERM, and
+// kill -9 during a release followed by a restart.
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <httplib.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+
+#include <chrono>
+#include <filesystem>
+#include <functional>
+#include <nlohmann/json.hpp>
+#include <regex>
+#include <thread>
+
+#include "test_support.h"
+#include "tracemark/file_util.h"
+#include "tracemark/key_store.h"
+
+extern char** environ;
+
+namespace tracemark::testing {
+namespace {
+
+namespace fs = std::filesystem;
+using Json = nlohmann::json;
+
+constexpr int64_t kMaxUpload = 4 << 20;
+
+std::string DaemonPath() { return std::string(TRACEMARK_BUILD_DIR) + "/bin/tracemarkd"; }
+
+// Polls `done` every 200 ms until it holds or `limit` passes.
+bool WaitFor(const std::function<bool()>& done, std::chrono::seconds limit) {
+  auto deadline = std::chrono::steady_clock::now() + limit;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (done()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+  return done();
+}
+
+// Writes `contents` under a hidden name, then renames it into place: the
+// publishing contract of the registry and the inbox.
+void Publish(const std::string& path, const std::string& contents) {
+  fs::path target(path);
+  std::string tmp = (target.parent_path() / ("." + target.filename().string() + ".tmp")).string();
+  ASSERT_TRUE(WriteBytes(tmp, contents));
+  fs::rename(tmp, target);
+}
+
+// One tracemarkd process over a directory tree of its own.
+class DaemonProcess {
+ public:
+  explicit DaemonProcess(const TempDir& dir) : dir_(dir) {
+    Json config = {{"registry_dir", dir / "registry"}, {"state_dir", dir / "state"},
+                   {"dist_dir", dir / "dist"},         {"inbox_dir", dir / "inbox"},
+                   {"plugins_dir", PluginDir()},       {"listen", "127.0.0.1:0"},
+                   {"scan_interval_seconds", 2},       {"workers", 1},
+                   {"max_upload_bytes", kMaxUpload}};
+    WriteBytes(dir / "tracemarkd.json", config.dump(2));
+  }
+  ~DaemonProcess() { Kill(SIGKILL); }
+
+  // Starts the daemon and waits for its "listening" line.
+  void Start() {
+    log_ = dir_ / ("tracemarkd-" + std::to_string(starts_++) + ".log");
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
+    posix_spawn_file_actions_addopen(&actions, 1, log_.c_str(), O_WRONLY | O_CREAT, 0600);
+    posix_spawn_file_actions_addopen(&actions, 2, log_.c_str(), O_WRONLY | O_CREAT, 0600);
+    std::string config = dir_ / "tracemarkd.json";
+    std::vector<std::string> argv = {DaemonPath(), "--config", config};
+    std::vector<char*> args;
+    for (auto& a : argv) args.push_back(a.data());
+    args.push_back(nullptr);
+    ASSERT_EQ(posix_spawn(&pid_, args[0], &actions, nullptr, args.data(), environ), 0);
+    posix_spawn_file_actions_destroy(&actions);
+    std::smatch match;
+    ASSERT_TRUE(WaitFor(
+        [&] {
+          std::string text = ReadBytes(log_);
+          static const std::regex listening(R"(msg=listening address=127\.0\.0\.1:(\d+))");
+          if (!std::regex_search(text, match, listening)) return false;
+          port_ = std::stoi(match[1]);
+          return true;
+        },
+        std::chrono::seconds(60)))
+        << ReadBytes(log_);
+  }
+
+  // Sends `signal`; returns the exit status (or 128 + signal).
+  int Kill(int signal) {
+    if (pid_ <= 0) return -1;
+    kill(pid_, signal);
+    int status = 0;
+    waitpid(pid_, &status, 0);
+    pid_ = 0;
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  }
+
+  httplib::Client Client() const {
+    httplib::Client client("127.0.0.1", port_);
+    client.set_read_timeout(30, 0);
+    return client;
+  }
+  std::string log() const { return ReadBytes(log_); }
+
+ private:
+  const TempDir& dir_;
+  std::string log_;
+  pid_t pid_ = 0;
+  int port_ = 0;
+  int starts_ = 0;
+};
+
+std::string Token(const TempDir& dir, const std::string& role) {
+  CommandResult r =
+      RunCommand({CliPath(), "--state", dir / "state", "token", "create", "--role", role});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  return r.out.substr(0, r.out.find('\n'));
+}
+
+httplib::Headers Bearer(const std::string& token) { return {{"Authorization", "Bearer " + token}}; }
+
+Json GetJson(const DaemonProcess& d, const std::string& path, const std::string& token) {
+  auto response = d.Client().Get(path.c_str(), Bearer(token));
+  if (!response || response->status != 200) return Json();
+  return Json::parse(response->body, nullptr, false);
+}
+
+// Registers <model>/<version> with the given licensees and manifest params.
+void RegisterVersion(const TempDir& dir, const std::string& model, const std::string& version,
+                     const std::vector<std::string>& licensees) {
+  fs::path version_dir = fs::path(dir / "registry") / model / version;
+  fs::create_directories(version_dir);
+  Publish((version_dir / "model.pt").string(), ReadBytes(CachedPythonMlp(0, "0:20000", 2)));
+  Json manifest = {{"scheme", "deepmarks"},
+                   {"licensees", licensees},
+                   {"data", OwnerData()},
+                   {"params", {{"seed", "11"}}}};
+  Publish((version_dir / "release.json").string(), manifest.dump());
+}
+
+Json WaitForRelease(const DaemonProcess& d, const std::string& token, size_t copies) {
+  Json release;
+  EXPECT_TRUE(WaitFor(
+      [&] {
+        Json list = GetJson(d, "/v1/releases", token);
+        if (!list.is_array() || list.empty() || list[0]["status"] != "done") return false;
+        release = GetJson(d, "/v1/releases/" + std::to_string(list[0]["id"].get<int>()), token);
+        return release["copies"].size() == copies;
+      },
+      std::chrono::seconds(240)))
+      << d.log();
+  return release;
+}
+
+Json WaitForInvestigation(const DaemonProcess& d, const std::string& token, int64_t id) {
+  Json inv;
+  EXPECT_TRUE(WaitFor(
+      [&] {
+        inv = GetJson(d, "/v1/investigations/" + std::to_string(id), token);
+        return inv.is_object() && (inv["status"] == "done" || inv["status"] == "failed");
+      },
+      std::chrono::seconds(120)))
+      << d.log();
+  return inv;
+}
+
+TEST(DaemonTest, FingerprintsReleasesTracesLeaksAndServesTheApi) {
+  TempDir dir;
+  DaemonProcess daemon(dir);
+  const std::string admin = Token(dir, "admin"), viewer = Token(dir, "viewer"),
+                    investigator = Token(dir, "investigator");
+  daemon.Start();
+  EXPECT_EQ(daemon.Client().Get("/healthz")->status, 200);
+  EXPECT_TRUE(WaitFor([&] { return daemon.Client().Get("/readyz")->status == 200; },
+                      std::chrono::seconds(30)));
+
+  RegisterVersion(dir, "fashion-mlp", "1", {"acme", "globex", "initech"});
+  Json release = WaitForRelease(daemon, viewer, 3);
+  for (const auto& copy : release["copies"]) {
+    std::string expected =
+        fs::path(dir / "dist") / copy["licensee"].get<std::string>() / "fashion-mlp/1/model.pt";
+    EXPECT_EQ(copy["path"], expected);
+    EXPECT_EQ(copy["sha256"], Sha256File(expected).value());
+    Json manifest = Json::parse(ReadBytes((fs::path(expected).parent_path() / "manifest.json")));
+    EXPECT_EQ(manifest["sha256"], copy["sha256"]);
+  }
+  EXPECT_EQ(release.dump().find("code_seed"), std::string::npos);
+  EXPECT_EQ(release.dump().find("\"key\""), std::string::npos);
+
+  // A leak of globex's copy, fine-tuned by an attacker, dropped in the inbox.
+  std::string leak =
+      FineTuned(fs::path(dir / "dist") / "globex/fashion-mlp/1/model.pt", dir / "attacked.pt", 2);
+  Publish(dir / "inbox/leak.pt", ReadBytes(leak));
+  Json inbox_inv;
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        Json list = GetJson(daemon, "/v1/investigations", viewer);
+        if (!list.is_array() || list.empty()) return false;
+        inbox_inv = WaitForInvestigation(daemon, viewer, list[0]["id"]);
+        return true;
+      },
+      std::chrono::seconds(60)))
+      << daemon.log();
+  EXPECT_EQ(inbox_inv["source"], "inbox");
+  EXPECT_EQ(inbox_inv["report"]["verdict"], "attributed") << inbox_inv.dump(2);
+  EXPECT_EQ(inbox_inv["report"]["accused"], Json::array({"globex"}));
+  EXPECT_FALSE(fs::exists(dir / "inbox/leak.pt"));
+  int done_files = 0;
+  for (const auto& e : fs::directory_iterator(dir / "inbox/done"))
+    done_files += e.is_regular_file();
+  EXPECT_EQ(done_files, 1) << "processed suspects are kept in done/";
+
+  // The same through the API: upload initech's copy.
+  std::string initech = ReadBytes(fs::path(dir / "dist") / "initech/fashion-mlp/1/model.pt");
+  auto posted = daemon.Client().Post("/v1/investigations?name=initech.pt", Bearer(investigator),
+                                     initech, "application/octet-stream");
+  ASSERT_TRUE(posted);
+  ASSERT_EQ(posted->status, 202) << posted->body;
+  Json upload_inv = WaitForInvestigation(daemon, viewer, Json::parse(posted->body)["id"]);
+  EXPECT_EQ(upload_inv["report"]["accused"], Json::array({"initech"})) << upload_inv.dump(2);
+
+  // Authorisation and limits.
+  EXPECT_EQ(daemon.Client().Get("/v1/releases")->status, 401);
+  EXPECT_EQ(daemon.Client().Get("/v1/releases", Bearer("tm_not_a_token"))->status, 401);
+  EXPECT_EQ(daemon.Client()
+                .Post("/v1/investigations", Bearer(viewer), initech, "application/octet-stream")
+                ->status,
+            403);
+  auto too_big =
+      daemon.Client().Post("/v1/investigations", Bearer(admin), std::string(kMaxUpload + 1024, 'x'),
+                           "application/octet-stream");
+  ASSERT_TRUE(too_big);
+  EXPECT_EQ(too_big->status, 413);
+  EXPECT_EQ(daemon.Client().Get("/healthz")->status, 200) << "still serving after a 413";
+
+  // Metrics: valid exposition that counts the release and both investigations.
+  auto metrics = daemon.Client().Get("/metrics");
+  ASSERT_TRUE(metrics);
+  EXPECT_NE(metrics->body.find("tracemark_releases_total{scheme=\"deepmarks\",status=\"ok\"} 1"),
+            std::string::npos)
+      << metrics->body;
+  EXPECT_NE(metrics->body.find("tracemark_investigations_total{verdict=\"attributed\"} 2"),
+            std::string::npos)
+      << metrics->body;
+  WriteBytes(dir / "metrics.txt", metrics->body);
+  CommandResult promtool =
+      RunCommand({"/bin/sh", "-c", "promtool check metrics < '" + (dir / "metrics.txt") + "'"});
+  EXPECT_EQ(promtool.exit_code, 0) << promtool.out << promtool.err;
+
+  EXPECT_EQ(daemon.Kill(SIGTERM), 0) << daemon.log();
+}
+
+TEST(DaemonTest, KilledDuringAReleaseResumesWithEveryLicenseeExactlyOnce) {
+  TempDir dir;
+  DaemonProcess daemon(dir);
+  const std::string viewer = Token(dir, "viewer");
+  daemon.Start();
+  const std::vector<std::string> licensees = {"l0", "l1", "l2", "l3", "l4", "l5"};
+  RegisterVersion(dir, "fashion-mlp", "7", licensees);
+  ASSERT_TRUE(WaitFor([&] { return fs::exists(dir / "dist/l0/fashion-mlp/7/manifest.json"); },
+                      std::chrono::seconds(120)))
+      << daemon.log();
+  EXPECT_EQ(daemon.Kill(SIGKILL), 128 + SIGKILL);
+  EXPECT_FALSE(fs::exists(dir / "dist/l5/fashion-mlp/7/manifest.json"))
+      << "the release finished before the kill; nothing was tested";
+
+  daemon.Start();
+  Json release = WaitForRelease(daemon, viewer, licensees.size());
+  EXPECT_NE(daemon.log().find("resuming release"), std::string::npos);
+  auto store = KeyStore::Open(dir / "state/keystore.db");
+  ASSERT_TRUE(store.ok());
+  ASSERT_EQ((*store)->ListReleases()->size(), 1u);
+  auto copies = (*store)->ListCopies(1).value();
+  ASSERT_EQ(copies.size(), licensees.size());
+  for (size_t i = 0; i < copies.size(); ++i) {
+    EXPECT_EQ(copies[i].licensee, licensees[i]);
+    EXPECT_EQ(copies[i].status, "done");
+    EXPECT_EQ(Sha256File(copies[i].artifact_path).value(), copies[i].sha256);
+  }
+  for (const auto& e : fs::recursive_directory_iterator(dir / "dist")) {
+    EXPECT_EQ(e.path().string().find(".partial"), std::string::npos) << e.path();
+  }
+  EXPECT_EQ(daemon.Kill(SIGTERM), 0);
+}
+
+}  // namespace
+}  // namespace tracemark::testing
