@@ -313,9 +313,7 @@ void Daemon::ScanRegistry() {
       if (planning_.count(key) || rejected_.count(v.manifest_path)) continue;
       planning_.insert(key);
     }
-    SetQueued(&queued_releases_, "release", +1);
-    asio::post(loop_->pool, [this, v, key] {
-      SetQueued(&queued_releases_, "release", -1);
+    Enqueue(&queued_releases_, "release", [this, v, key] {
       auto id = stopping_ ? StatusOr<int64_t>(Status::Cancelled("stopping"))
                           : PlanVersion(v.model, v.version);
       {
@@ -364,16 +362,16 @@ StatusOr<int64_t> Daemon::PlanVersion(const std::string& model, const std::strin
   return id;
 }
 
-void Daemon::SetQueued(std::atomic<int>* counter, const std::string& queue, int delta) {
-  metrics_->SetQueueDepth(queue, *counter += delta);
+void Daemon::Enqueue(std::atomic<int>* depth, const std::string& queue, std::function<void()> job) {
+  metrics_->SetQueueDepth(queue, ++*depth);
+  asio::post(loop_->pool, [this, depth, queue, job = std::move(job)] {
+    metrics_->SetQueueDepth(queue, --*depth);
+    job();
+  });
 }
 
 void Daemon::QueueRelease(int64_t release_id) {
-  SetQueued(&queued_releases_, "release", +1);
-  asio::post(loop_->pool, [this, release_id] {
-    SetQueued(&queued_releases_, "release", -1);
-    RunRelease(release_id);
-  });
+  Enqueue(&queued_releases_, "release", [this, release_id] { RunRelease(release_id); });
 }
 
 void Daemon::RunRelease(int64_t release_id) {
@@ -437,11 +435,7 @@ void Daemon::ScanInbox() {
 }
 
 void Daemon::QueueInvestigation(int64_t id) {
-  SetQueued(&queued_investigations_, "investigation", +1);
-  asio::post(loop_->pool, [this, id] {
-    SetQueued(&queued_investigations_, "investigation", -1);
-    RunInvestigation(id);
-  });
+  Enqueue(&queued_investigations_, "investigation", [this, id] { RunInvestigation(id); });
 }
 
 void Daemon::RunInvestigation(int64_t id) {

@@ -12,6 +12,7 @@
 #pragma once
 
 #include <atomic>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <set>
@@ -64,7 +65,9 @@ class Daemon : public ApiBackend {
   void ScanInbox();
   // Plans a registered version (loads model and data: seconds); its id.
   StatusOr<int64_t> PlanVersion(const std::string& model, const std::string& version);
-  void SetQueued(std::atomic<int>* counter, const std::string& queue, int delta);
+  // Runs `job` on the worker pool, counting it in `depth` (and the
+  // tracemark_queue_depth{queue} gauge) until it starts.
+  void Enqueue(std::atomic<int>* depth, const std::string& queue, std::function<void()> job);
   void QueueRelease(int64_t release_id);
   void QueueInvestigation(int64_t id);
   void RunRelease(int64_t release_id);

@@ -258,6 +258,23 @@ TEST(DaemonTest, FingerprintsReleasesTracesLeaksAndServesTheApi) {
   EXPECT_EQ(daemon.Kill(SIGTERM), 0) << daemon.log();
 }
 
+TEST(DaemonTest, BadConfigIsRefusedAtStartWithOneLine) {
+  TempDir dir;
+  WriteBytes(dir / "bad.json", R"({"listen": "127.0.0.1:8080", "wokers": 2})");
+  CommandResult r = RunCommand({DaemonPath(), "--config", dir / "bad.json"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("wokers"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("valid"), std::string::npos) << r.err;
+  EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+  WriteBytes(dir / "port.json", R"({"listen": "127.0.0.1:99999"})");
+  r = RunCommand({DaemonPath(), "--config", dir / "port.json"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("listen"), std::string::npos) << r.err;
+  r = RunCommand({DaemonPath(), "--config", dir / "absent.json"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("no such config file"), std::string::npos) << r.err;
+}
+
 TEST(DaemonTest, KilledDuringAReleaseResumesWithEveryLicenseeExactlyOnce) {
   TempDir dir;
   DaemonProcess daemon(dir);
