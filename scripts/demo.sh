@@ -12,7 +12,8 @@ cd "$(dirname "$0")/.."
 ROOT=$(pwd)
 
 scripts/install-deps.sh
-scripts/build.sh
+# Only what the demonstration runs: the CLI and the scheme plugins.
+scripts/build.sh tracemark_cli tracemark_scheme_deepmarks tracemark_scheme_uchida
 
 TM="$ROOT/build/bin/tracemark"
 DATA=/usr/share/datasets/fashion-mnist
