@@ -195,6 +195,25 @@ TEST_F(CliTest, BadSettingsAreRefused) {
   ExpectCleanFailure(ReleaseArgs(*base_, OwnerData(), "layer=fc9.weight"), "no weight named");
 }
 
+TEST_F(CliTest, CodesTooShortForAVerdictAreRefused) {
+  auto args = ReleaseArgs(*base_, OwnerData(), "bits=16");
+  args[7] = "uchida";  // random codes: 16 bits cannot keep two licensees apart
+  ExpectCleanFailure(args, "bits are too few");
+}
+
+TEST_F(CliTest, DatasetSavedByPythonTorchSaveIsRead) {
+  std::string data = *dir_ / "python-data.pt";
+  CommandResult made = RunCommand(
+      {"/usr/bin/python3", "-c",
+       "import torch,sys; torch.manual_seed(0); torch.save({'x': torch.randint(0, 256, (500, 28, "
+       "28), dtype=torch.uint8), 'y': torch.randint(0, 10, (500,))}, sys.argv[1])",
+       data});
+  ASSERT_EQ(made.exit_code, 0) << made.err;
+  CommandResult r = Run({"train", "--data", data, "--epochs", "1", "--out", *dir_ / "py.pt"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("on 450 images"), std::string::npos) << r.out << " (90 % train split)";
+}
+
 TEST_F(CliTest, UnknownSchemeAndDuplicateReleaseAreRefused) {
   auto args = ReleaseArgs(*base_, OwnerData());
   args[7] = "nosuchscheme";

@@ -98,7 +98,6 @@ const char* const kMigrations[] = {
     "  finished_at TEXT NOT NULL DEFAULT '');",
 };
 
-
 // Column lists shared by every read of a record; each pairs with a Read* below.
 const char kSelectLicensee[] = "SELECT id, name, created_at FROM licensees ";
 const char kSelectRelease[] =
@@ -673,10 +672,9 @@ StatusOr<TokenRecord> KeyStore::AddToken(const std::string& token_sha256, const 
   TM_RETURN_IF_ERROR(txn.Begin());
   TM_RETURN_IF_ERROR(Exec(db_, "INSERT INTO tokens(token_sha256, role, name) VALUES (?,?,?)",
                           token_sha256, role, name));
-  TM_ASSIGN_OR_RETURN(TokenRecord token,
-                      QueryOne(db_, ReadToken, "token vanished",
-                               std::string(kSelectToken) + "WHERE id = ?",
-                               int64_t{sqlite3_last_insert_rowid(db_)}));
+  TM_ASSIGN_OR_RETURN(TokenRecord token, QueryOne(db_, ReadToken, "token vanished",
+                                                  std::string(kSelectToken) + "WHERE id = ?",
+                                                  int64_t{sqlite3_last_insert_rowid(db_)}));
   TM_RETURN_IF_ERROR(txn.Commit());
   return token;
 }
@@ -715,8 +713,8 @@ Status KeyStore::FinishInvestigation(int64_t id, const std::string& verdict,
   return UpdateOne(db_, "no investigation with id " + std::to_string(id),
                    "UPDATE investigations SET status = ?, verdict = ?, report_json = ?,"
                    " failure = ?, finished_at = " TM_NOW " WHERE id = ?",
-                   std::string(failure.empty() ? "done" : "failed"), verdict, report_json,
-                   failure, id);
+                   std::string(failure.empty() ? "done" : "failed"), verdict, report_json, failure,
+                   id);
 }
 
 StatusOr<InvestigationRecord> KeyStore::GetInvestigation(int64_t id) {

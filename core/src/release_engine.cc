@@ -111,6 +111,19 @@ StatusOr<PreparedRelease> Prepare(const ReleaseRequest& request, const PluginHos
   return prep;
 }
 
+// Refuses codebooks whose verdicts could not stand: random codes where two
+// licensees' codes agree as often as an accusation needs, or codes too short
+// for even a perfect match to reach p <= 1e-6 over the hypotheses tested.
+Status CheckReachable(const Codebook& codebook, int users) {
+  const int needed = MinMatchesForAccusation(codebook.bits, HypothesesFor(codebook, users));
+  bool separable =
+      codebook.family == CodeFamily::kBibd || codebook.bits - codebook.min_distance < needed;
+  if (needed <= codebook.bits && separable) return Status::Ok();
+  return Status::InvalidArgument(std::to_string(codebook.bits) + " bits are too few for " +
+                                 std::to_string(users) +
+                                 " licensees to be told apart at p <= 1e-6; raise bits");
+}
+
 // Saves the copy atomically with manifest.json beside it; returns its hash.
 Status PublishCopy(const torch::jit::Module& model, const ReleaseRecord& release,
                    const CopyRecord& copy, std::string* sha256) {
@@ -118,9 +131,9 @@ Status PublishCopy(const torch::jit::Module& model, const ReleaseRecord& release
   TM_RETURN_IF_ERROR(MakeDirs(path.parent_path().string()));
   TM_RETURN_IF_ERROR(SaveModel(model, path.string()));
   TM_ASSIGN_OR_RETURN(*sha256, Sha256File(path.string()));
-  nlohmann::json manifest = {{"release_id", release.id},     {"model", release.model},
-                             {"version", release.version},   {"scheme", release.scheme},
-                             {"licensee", copy.licensee},    {"file", path.filename().string()},
+  nlohmann::json manifest = {{"release_id", release.id},   {"model", release.model},
+                             {"version", release.version}, {"scheme", release.scheme},
+                             {"licensee", copy.licensee},  {"file", path.filename().string()},
                              {"sha256", *sha256}};
   return WriteFileAtomically((path.parent_path() / "manifest.json").string(),
                              manifest.dump(2) + "\n");
@@ -143,12 +156,7 @@ StatusOr<int64_t> ReleaseEngine::Plan(const ReleaseRequest& request) {
   TM_ASSIGN_OR_RETURN(PreparedRelease prep, Prepare(request, *plugins_));
   TM_ASSIGN_OR_RETURN(Codebook codebook, MakeCodebook(prep.code_spec));
   const int users = prep.code_spec.users;
-  if (codebook.family == CodeFamily::kRandom &&
-      codebook.bits - codebook.min_distance >= MinMatchesForAccusation(codebook.bits, users)) {
-    return Status::InvalidArgument(std::to_string(codebook.bits) + " bits are too few for " +
-                                   std::to_string(users) +
-                                   " licensees to be told apart at p <= 1e-6; raise bits");
-  }
+  TM_RETURN_IF_ERROR(CheckReachable(codebook, users));
   std::string key;
   TM_RETURN_IF_ERROR(prep.scheme->Keygen(prep.base, prep.scheme_params, codebook.bits,
                                          DeriveSeed(prep.master_seed, 2), &key));
@@ -173,10 +181,10 @@ StatusOr<int64_t> ReleaseEngine::Plan(const ReleaseRequest& request) {
     copies[i].licensee = request.licensees[i];
     copies[i].slot = i;
     copies[i].code = codebook.codes[i];
-    copies[i].artifact_path = (fs::absolute(request.out_dir) / copies[i].licensee /
-                               request.copy_subdir / prep.file_name)
-                                  .lexically_normal()
-                                  .string();
+    copies[i].artifact_path =
+        (fs::absolute(request.out_dir) / copies[i].licensee / request.copy_subdir / prep.file_name)
+            .lexically_normal()
+            .string();
   }
   return store_->CreateRelease(record, &copies, key);
 }

@@ -166,6 +166,12 @@ int64_t CountCoalitions(int n, int max_size) {
   return total;
 }
 
+int64_t HypothesesFor(const Codebook& codebook, int users) {
+  return codebook.family == CodeFamily::kBibd
+             ? CountCoalitions(users, BibdCoalitionLimit(codebook, users))
+             : users;
+}
+
 int BibdCoalitionLimit(const Codebook& codebook, int active_users) {
   return std::min(
       {codebook.design.k - 1, codebook.max_colluders, ActiveSlots(codebook, active_users)});

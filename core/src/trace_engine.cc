@@ -51,9 +51,7 @@ StatusOr<TestedRelease> Extract(KeyStore& store, const PluginHost& plugins,
                             " bits, release has " + std::to_string(tested.codebook.bits));
   }
   int users = static_cast<int>(tested.copies.size());
-  tested.hypotheses = tested.codebook.family == CodeFamily::kBibd
-                          ? CountCoalitions(users, BibdCoalitionLimit(tested.codebook, users))
-                          : users;
+  tested.hypotheses = HypothesesFor(tested.codebook, users);
   return tested;
 }
 

@@ -147,9 +147,9 @@ class KeyStore {
                                      const std::string& path);
   Status SetInvestigationPath(int64_t id, const std::string& path);
   Status StartInvestigation(int64_t id);
-  Status FinishInvestigation(int64_t id, const std::string& verdict,
-                             const std::string& report_json, const std::string& failure);
-  StatusOr<InvestigationRecord> GetInvestigation(int64_t id);        // NotFound if absent
+  Status FinishInvestigation(int64_t id, const std::string& verdict, const std::string& report_json,
+                             const std::string& failure);
+  StatusOr<InvestigationRecord> GetInvestigation(int64_t id);       // NotFound if absent
   StatusOr<std::vector<InvestigationRecord>> ListInvestigations();  // by id
 
  private:

@@ -73,6 +73,11 @@ int BibdCoalitionLimit(const Codebook& codebook, int active_users);
 CoalitionDecision DecodeBibdCoalition(const Codebook& codebook, const std::vector<float>& soft_bits,
                                       int active_users);
 
+// The hypotheses one release contributes to the Bonferroni correction: its
+// `users` licensees (random codes) or the coalitions the BIBD decoder may
+// name (bibd codes).
+int64_t HypothesesFor(const Codebook& codebook, int users);
+
 // Number of coalitions of size 1..max_size among n users (saturates at INT64_MAX).
 int64_t CountCoalitions(int n, int max_size);
 
