@@ -66,6 +66,17 @@ int Prune(const Args& args) {
   return SaveAndReport(*model, *out, args.Get("data"));
 }
 
+int Quantize(const Args& args) {
+  if (args.positional().size() != 1) return Usage("attack quantize takes one MODEL.pt");
+  auto out = args.Required("out");
+  if (!out.ok()) return Usage(out.status().message());
+  auto model = LoadModel(args.positional()[0]);
+  if (!model.ok()) return Fail(model.status());
+  Status st = QuantizeInt8(*model);
+  if (!st.ok()) return Fail(st);
+  return SaveAndReport(*model, *out, args.Get("data"));
+}
+
 int Average(const Args& args) {
   if (args.positional().size() < 2) return Usage("attack average takes two or more MODEL.pt");
   auto out = args.Required("out");
@@ -112,13 +123,14 @@ int TrainCommand(Context&, const std::vector<std::string>& argv) {
 }
 
 int AttackCommand(Context&, const std::vector<std::string>& argv) {
-  if (argv.empty()) return Usage("attack needs finetune, prune or average");
+  if (argv.empty()) return Usage("attack needs finetune, prune, quantize or average");
   std::vector<std::string> rest(argv.begin() + 1, argv.end());
   auto args = Args::Parse(rest, {"data", "out", "epochs", "lr", "fraction"}, {});
   if (!args.ok()) return Usage(args.status().message());
   if (argv[0] == "finetune") return FineTune(*args);
   if (argv[0] == "prune") return Prune(*args);
   if (argv[0] == "average") return Average(*args);
+  if (argv[0] == "quantize") return Quantize(*args);
   return Usage("unknown attack '" + argv[0] + "'");
 }
 

@@ -29,7 +29,8 @@ commands:
                                     accused, 3: nobody, 1: error)
   train --data DATASET --out MODEL.pt [--epochs N] [--seed S]
                                     train the demo Fashion-MNIST CNN
-  attack finetune|prune|average ... play the attacker (see docs/cli.md)
+  attack finetune|prune|quantize|average ...
+                                    play the attacker (see docs/cli.md)
 
 options:
   --state DIR     state directory (default $TRACEMARK_STATE or ./tracemark-state)

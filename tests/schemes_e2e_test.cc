@@ -151,6 +151,11 @@ TEST_P(SchemeEndToEnd, CopyPrunedByHalfStillTraces) {
   ExpectAccused(Trace(attacked), {"umbrella"});
 }
 
+TEST_P(SchemeEndToEnd, CopyQuantizedToInt8StillTraces) {
+  const Released& r = Release();
+  ExpectAccused(Trace(Quantized(r.Copy("globex"), *r.dir / "int8.pt")), {"globex"});
+}
+
 TEST_P(SchemeEndToEnd, AveragedCopiesNameExactlyTheColluders) {
   const Released& r = Release();
   ExpectAccused(Trace(Averaged({r.Copy("acme"), r.Copy("hooli")}, *r.dir / "avg2.pt")),

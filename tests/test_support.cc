@@ -127,6 +127,13 @@ std::string Pruned(const std::string& model, const std::string& out, double frac
   return out;
 }
 
+std::string Quantized(const std::string& model, const std::string& out) {
+  torch::jit::Module m = Check(LoadModel(model), model);
+  Check(QuantizeInt8(m), "quantizing");
+  Check(SaveModel(m, out), out);
+  return out;
+}
+
 std::string Averaged(const std::vector<std::string>& models, const std::string& out) {
   std::vector<torch::jit::Module> loaded;
   for (const auto& path : models) loaded.push_back(Check(LoadModel(path), path));

@@ -44,9 +44,10 @@ struct CommandResult {
 // Runs argv[0] with arguments (no shell), capturing both streams.
 CommandResult RunCommand(const std::vector<std::string>& argv);
 
-// Copies `path` into `dir` under `name` after applying an attack.
+// Apply an attack to the model at `model` and save the result to `out`.
 std::string FineTuned(const std::string& model, const std::string& out, int epochs);
 std::string Pruned(const std::string& model, const std::string& out, double fraction);
+std::string Quantized(const std::string& model, const std::string& out);
 std::string Averaged(const std::vector<std::string>& models, const std::string& out);
 
 // Test accuracy of a saved model on the Fashion-MNIST test split.

@@ -32,6 +32,17 @@ Status PruneByMagnitude(torch::jit::Module& model, double fraction) {
   return Status::Ok();
 }
 
+Status QuantizeInt8(torch::jit::Module& model) {
+  torch::NoGradGuard no_grad;
+  for (const auto& p : model.parameters(/*recurse=*/true)) {
+    if (p.dim() < 2) continue;
+    double scale = p.abs().max().item<double>() / 127.0;
+    if (scale == 0) continue;
+    p.copy_(p.div(scale).round_().clamp_(-127, 127).mul_(scale));
+  }
+  return Status::Ok();
+}
+
 StatusOr<torch::jit::Module> AverageModels(const std::vector<torch::jit::Module>& models) {
   if (models.size() < 2) return Status::InvalidArgument("averaging needs at least 2 models");
   std::string signature = ArchitectureSignature(models[0]);

@@ -143,5 +143,24 @@ TEST(AverageTest, RejectsDifferentArchitectures) {
             Code::kInvalidArgument);
 }
 
+TEST(QuantizeTest, WeightsLandOnTheInt8GridAndBiasesStay) {
+  torch::jit::Module model = MakeDemoCnn(5);
+  std::map<std::string, torch::Tensor> before;
+  for (const auto& p : model.named_parameters(true)) before[p.name] = p.value.clone();
+  ASSERT_TRUE(QuantizeInt8(model).ok());
+  for (const auto& p : model.named_parameters(true)) {
+    const torch::Tensor& old = before.at(p.name);
+    if (p.value.dim() < 2) {
+      EXPECT_TRUE(torch::equal(p.value, old)) << p.name;
+      continue;
+    }
+    double scale = old.abs().max().item<double>() / 127.0;
+    auto levels = p.value / scale;
+    EXPECT_LT((levels - levels.round()).abs().max().item<double>(), 1e-3) << p.name;
+    EXPECT_LE((p.value - old).abs().max().item<double>(), scale / 2 + 1e-6) << p.name;
+    EXPECT_LE(std::get<0>(torch::_unique(levels.round().flatten())).size(0), 255) << p.name;
+  }
+}
+
 }  // namespace
 }  // namespace tracemark

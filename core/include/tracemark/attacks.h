@@ -21,6 +21,12 @@ Status FineTuneAttack(torch::jit::Module& model, const Dataset& attacker_data, i
 // of rank >= 2, layer by layer. InvalidArgument for a fraction outside [0, 1].
 Status PruneByMagnitude(torch::jit::Module& model, double fraction);
 
+// Simulates int8 weight quantization: every weight of rank >= 2 is rounded
+// to the nearest of 255 symmetric levels (scale = max |w| / 127, per
+// tensor) and stored back as float, as post-training quantization would
+// leave it.
+Status QuantizeInt8(torch::jit::Module& model);
+
 // The parameter-wise average of copies of one architecture (averaging
 // collusion). InvalidArgument for fewer than 2 models or differing shapes.
 StatusOr<torch::jit::Module> AverageModels(const std::vector<torch::jit::Module>& models);
