@@ -16,6 +16,27 @@ namespace tracemark::daemon {
 // also POST /v1/investigations; admin: everything.
 enum class Role { kViewer, kInvestigator, kAdmin };
 
+// "viewer", "investigator", "admin" (the names the key store keeps).
+inline const char* RoleName(Role role) {
+  switch (role) {
+    case Role::kViewer:
+      return "viewer";
+    case Role::kInvestigator:
+      return "investigator";
+    case Role::kAdmin:
+      return "admin";
+  }
+  return "viewer";
+}
+
+// The role named `name`; InvalidArgument for another name.
+inline StatusOr<Role> ParseRole(const std::string& name) {
+  for (Role role : {Role::kViewer, Role::kInvestigator, Role::kAdmin}) {
+    if (name == RoleName(role)) return role;
+  }
+  return Status::InvalidArgument("unknown role '" + name + "'");
+}
+
 class ApiBackend {
  public:
   virtual ~ApiBackend() = default;

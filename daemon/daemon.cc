@@ -468,9 +468,7 @@ void Daemon::RunInvestigation(int64_t id) {
 StatusOr<Role> Daemon::Authenticate(const std::string& token) {
   std::lock_guard<std::mutex> lock(store_mu_);
   TM_ASSIGN_OR_RETURN(TokenRecord record, store_->FindToken(Sha256Hex(token)));
-  if (record.role == "admin") return Role::kAdmin;
-  if (record.role == "investigator") return Role::kInvestigator;
-  return Role::kViewer;
+  return ParseRole(record.role);
 }
 
 bool Daemon::Ready() { return ready_; }

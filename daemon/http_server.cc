@@ -118,18 +118,6 @@ void Reply(Response& res, const StatusOr<json>& result, int ok_http) {
   WriteJson(res, ok_http, result.value());
 }
 
-const char* RoleName(Role role) {
-  switch (role) {
-    case Role::kViewer:
-      return "viewer";
-    case Role::kInvestigator:
-      return "investigator";
-    case Role::kAdmin:
-      return "admin";
-  }
-  return "unknown";
-}
-
 // The token of an "Authorization: Bearer TOKEN" header (scheme name in any
 // case); empty when the header is absent, repeated or malformed.
 std::string BearerToken(const Request& req) {
