@@ -1,5 +1,6 @@
 // release and trace: the two halves of the product on the command line.
 #include <cstdio>
+#include <cstdlib>
 #include <iostream>
 #include <nlohmann/json.hpp>
 
@@ -105,23 +106,53 @@ int ResumeCommand(Context& ctx, const std::vector<std::string>& argv) {
   return PrintReleaseResult(*result, json);
 }
 
+// Reads the --endpoint options of `trace` (docs/endpoint.md).
+StatusOr<EndpointOptions> ParseEndpointOptions(const Args& args) {
+  EndpointOptions options;
+  options.url = args.Get("endpoint");
+  TM_ASSIGN_OR_RETURN(options.model, args.Required("model"));
+  const char* token = std::getenv("TRACEMARK_ENDPOINT_TOKEN");
+  if (token) options.bearer_token = token;
+  try {
+    if (args.Has("max-queries")) options.max_queries = std::stoll(args.Get("max-queries"));
+    if (args.Has("timeout")) options.deadline_seconds = std::stod(args.Get("timeout"));
+    if (args.Has("request-timeout")) {
+      options.request_timeout_seconds = std::stod(args.Get("request-timeout"));
+    }
+  } catch (const std::exception&) {
+    return Status::InvalidArgument("--max-queries, --timeout and --request-timeout take numbers");
+  }
+  TM_RETURN_IF_ERROR(ValidateEndpointOptions(options));
+  return options;
+}
+
 int TraceCommand(Context& ctx, const std::vector<std::string>& argv) {
-  auto args = Args::Parse(argv, {}, {"json"});
+  auto args = Args::Parse(argv, {"endpoint", "model", "max-queries", "timeout", "request-timeout"},
+                          {"json"});
   if (!args.ok()) return Usage(args.status().message());
-  if (args->positional().size() != 1) return Usage("trace takes one SUSPECT.pt");
+  const bool remote = args->Has("endpoint");
+  if (remote ? !args->positional().empty() : args->positional().size() != 1) {
+    return Usage("trace takes one SUSPECT.pt, or --endpoint URL --model NAME");
+  }
+  StatusOr<EndpointOptions> endpoint = EndpointOptions{};
+  if (remote) {
+    endpoint = ParseEndpointOptions(*args);
+    if (!endpoint.ok()) return Usage(endpoint.status().message());
+  }
   auto store = ctx.Store();
   if (!store.ok()) return Fail(store.status());
   auto plugins = ctx.Plugins();
   if (!plugins.ok()) return Fail(plugins.status());
   TraceEngine engine(*store, *plugins);
-  auto report = engine.Trace(args->positional()[0]);
+  auto report = remote ? engine.TraceEndpoint(*endpoint) : engine.Trace(args->positional()[0]);
   if (!report.ok()) return Fail(report.status());
   if (args->Has("json")) {
     std::cout << ToJson(*report).dump(2) << "\n";
   } else {
     std::cout << ToText(*report);
   }
-  return report->accused.empty() ? kExitNobodyAccused : kExitOk;
+  if (!report->accused.empty()) return kExitOk;
+  return report->verdict == "inconclusive" ? kExitInconclusive : kExitNobodyAccused;
 }
 
 }  // namespace tracemark::cli

@@ -17,6 +17,7 @@ inline constexpr int kExitOk = 0;
 inline constexpr int kExitError = 1;
 inline constexpr int kExitUsage = 2;
 inline constexpr int kExitNobodyAccused = 3;
+inline constexpr int kExitInconclusive = 4;  // an endpoint failed and nobody was accused
 
 class Context {
  public:

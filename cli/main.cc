@@ -27,6 +27,10 @@ commands:
   resume RELEASE_ID [--json]        finish a release that was interrupted
   trace SUSPECT.pt [--json]         attribute a suspect model (exit 0: someone
                                     accused, 3: nobody, 1: error)
+  trace --endpoint URL --model NAME [--max-queries N] [--timeout S]
+        [--request-timeout S] [--json]
+                                    query a deployed Open Inference Protocol
+                                    v2 endpoint instead (exit 4: inconclusive)
   train --data DATASET --out MODEL.pt [--epochs N] [--seed S]
                                     train the demo Fashion-MNIST CNN
   attack finetune|prune|quantize|average ...

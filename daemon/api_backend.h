@@ -65,6 +65,9 @@ class ApiBackend {
   // its investigation; returns {"id", "status"}.
   virtual StatusOr<nlohmann::json> CreateInvestigation(const std::string& uploaded_path,
                                                        const std::string& original_name) = 0;
+  // Queues the investigation of a deployed endpoint: body {"endpoint": URL,
+  // "model": NAME}; returns {"id", "status"}.
+  virtual StatusOr<nlohmann::json> CreateEndpointInvestigation(const nlohmann::json& body) = 0;
 };
 
 }  // namespace tracemark::daemon

@@ -146,6 +146,18 @@ constexpr Field kFields[] = {
        return ReadInt(e, 1024, 64 * kGiB, &c->max_upload_bytes);
      }},
     {"log_level", [](const Entry& e, DaemonConfig* c) { return ReadLogLevel(e, &c->log_level); }},
+    {"endpoint_max_queries",
+     [](const Entry& e, DaemonConfig* c) {
+       return ReadInt(e, 1, 10000000, &c->endpoint_max_queries);
+     }},
+    {"endpoint_timeout_seconds",
+     [](const Entry& e, DaemonConfig* c) {
+       return ReadInt(e, 1, 86400, &c->endpoint_timeout_seconds);
+     }},
+    {"endpoint_request_timeout_seconds",
+     [](const Entry& e, DaemonConfig* c) {
+       return ReadInt(e, 1, 600, &c->endpoint_request_timeout_seconds);
+     }},
 };
 
 const Field* FindField(const std::string& key) {

@@ -25,6 +25,10 @@ struct DaemonConfig {
   int workers = 1;                        // concurrent release/trace jobs
   int64_t max_upload_bytes = int64_t{512} << 20;
   std::string log_level = "info";  // debug, info, warn or error
+  // Bounds of one investigation of a deployed endpoint (docs/endpoint.md).
+  int64_t endpoint_max_queries = 20000;  // model inputs sent
+  int endpoint_timeout_seconds = 300;    // wall time of the whole trace
+  int endpoint_request_timeout_seconds = 10;
 };
 
 // Parses the text of a config file. `origin` is that file's path: every

@@ -99,6 +99,18 @@ nlohmann::json ReleaseJson(const ReleaseRecord& r, const std::vector<CopyRecord>
   return out;
 }
 
+// The bounds of an endpoint investigation come from the config.
+EndpointOptions EndpointFor(const DaemonConfig& config, const std::string& url,
+                            const std::string& model) {
+  EndpointOptions options;
+  options.url = url;
+  options.model = model;
+  options.max_queries = config.endpoint_max_queries;
+  options.deadline_seconds = config.endpoint_timeout_seconds;
+  options.request_timeout_seconds = config.endpoint_request_timeout_seconds;
+  return options;
+}
+
 nlohmann::json InvestigationJson(const InvestigationRecord& r, bool with_report) {
   nlohmann::json out = {{"id", r.id},
                         {"source", r.source},
@@ -108,6 +120,8 @@ nlohmann::json InvestigationJson(const InvestigationRecord& r, bool with_report)
                         {"failure", r.failure},
                         {"created_at", r.created_at},
                         {"finished_at", r.finished_at}};
+  if (r.source == "endpoint")
+    out["endpoint"] = {{"url", r.endpoint_url}, {"model", r.endpoint_model}};
   if (with_report) {
     out["report"] = r.report_json.empty() ? nlohmann::json(nullptr)
                                           : nlohmann::json::parse(r.report_json, nullptr, false);
@@ -445,7 +459,11 @@ void Daemon::RunInvestigation(int64_t id) {
   if (!store.ok()) return;
   auto inv = (*store)->GetInvestigation(id);
   if (!inv.ok() || !(*store)->StartInvestigation(id).ok()) return;
-  auto report = TraceEngine(store->get(), plugins_.get()).Trace(inv->path);
+  TraceEngine engine(store->get(), plugins_.get());
+  auto report =
+      inv->source == "endpoint"
+          ? engine.TraceEndpoint(EndpointFor(config_, inv->endpoint_url, inv->endpoint_model))
+          : engine.Trace(inv->path);
   std::string verdict = report.ok() ? report->verdict : "failed";
   (*store)->FinishInvestigation(id, report.ok() ? verdict : "",
                                 report.ok() ? ToJson(*report).dump() : "",
@@ -560,6 +578,31 @@ StatusOr<nlohmann::json> Daemon::Investigation(int64_t id) {
   std::lock_guard<std::mutex> lock(store_mu_);
   TM_ASSIGN_OR_RETURN(InvestigationRecord inv, store_->GetInvestigation(id));
   return InvestigationJson(inv, /*with_report=*/true);
+}
+
+StatusOr<nlohmann::json> Daemon::CreateEndpointInvestigation(const nlohmann::json& body) {
+  for (const auto& [key, value] : body.items()) {
+    if ((key != "endpoint" && key != "model") || !value.is_string()) {
+      return Status::InvalidArgument(
+          "the body must be {\"endpoint\": \"http://HOST:PORT\", \"model\": NAME}");
+    }
+  }
+  if (!body.contains("endpoint") || !body.contains("model")) {
+    return Status::InvalidArgument("the body must name both \"endpoint\" and \"model\"");
+  }
+  const std::string url = body["endpoint"].get<std::string>();
+  const std::string model = body["model"].get<std::string>();
+  TM_RETURN_IF_ERROR(ValidateEndpointOptions(EndpointFor(config_, url, model)));
+  StatusOr<int64_t> id = Status::Internal("unset");
+  {
+    std::lock_guard<std::mutex> lock(store_mu_);
+    id = store_->AddEndpointInvestigation(url, model);
+  }
+  TM_RETURN_IF_ERROR(id.status());
+  Log(LogLevel::kInfo, "endpoint investigation received",
+      {{"investigation", std::to_string(*id)}, {"endpoint", url}, {"model", model}});
+  QueueInvestigation(*id);
+  return nlohmann::json{{"id", *id}, {"status", "queued"}};
 }
 
 StatusOr<nlohmann::json> Daemon::CreateInvestigation(const std::string& uploaded_path,

@@ -55,6 +55,7 @@ class Daemon : public ApiBackend {
   StatusOr<nlohmann::json> CreateRelease(const nlohmann::json& body) override;
   StatusOr<nlohmann::json> Investigations() override;
   StatusOr<nlohmann::json> Investigation(int64_t id) override;
+  StatusOr<nlohmann::json> CreateEndpointInvestigation(const nlohmann::json& body) override;
   StatusOr<nlohmann::json> CreateInvestigation(const std::string& uploaded_path,
                                                const std::string& original_name) override;
 

@@ -144,7 +144,13 @@ bool HasBody(const Request& req) {
          strcasecmp(req.get_header_value("Transfer-Encoding").c_str(), "chunked") == 0;
 }
 
+// kUpload: a file streamed to disk, or — when the Content-Type is JSON — a
+// JSON object as for kJson (POST /v1/investigations takes either).
 enum class BodyKind { kNone, kJson, kUpload };
+
+bool IsJsonRequest(const Request& req) {
+  return req.get_header_value("Content-Type").rfind(kJsonType, 0) == 0;
+}
 enum class BodyResult { kComplete, kTooLarge, kCut };
 
 // Streams the request body to `sink` (null: discards it). Past `limit`
@@ -198,6 +204,19 @@ bool ParseObject(const std::string& text, json& out, Response& res) {
   WriteError(res, 400,
              std::string("the request body must be a JSON object, got ") + out.type_name());
   return false;
+}
+
+// Reads a JSON object body of at most `limit` bytes into `out`; false with
+// 413/400 written otherwise.
+bool ReadJsonBody(const Request& req, Response& res, const ContentReader* reader, int64_t limit,
+                  int64_t discard, json& out) {
+  std::string text;
+  auto append = [&text](const char* data, size_t size) {
+    text.append(data, size);
+    return true;
+  };
+  return Arrived(StreamBody(req, res, reader, limit, discard, append), limit, res) &&
+         ParseObject(text, out, res);
 }
 
 // A file being uploaded, under a unique name; removed on destruction
@@ -333,8 +352,13 @@ std::vector<HttpServer::Route> HttpServer::MakeRoutes() {
   routes.push_back(get("/v1/investigations", [b](const Call&) { return b->Investigations(); }));
   routes.push_back(get("/v1/investigations/([0-9]{1,18})",
                        [b](const Call& call) { return b->Investigation(call.id); }));
+  // A model file as the body, or (Content-Type: application/json) a deployed
+  // endpoint to query: {"endpoint": URL, "model": NAME}.
   routes.push_back(route("POST", "/v1/investigations", Role::kInvestigator, BodyKind::kUpload,
                          [b](Call& call, Response& res) {
+                           if (!call.upload) {  // a JSON body (see ReadBody)
+                             return Reply(res, b->CreateEndpointInvestigation(call.body), 202);
+                           }
                            auto result = b->CreateInvestigation(call.upload->path(),
                                                                 call.req.get_param_value("name"));
                            if (result.ok()) call.upload->Keep();
@@ -523,17 +547,13 @@ bool HttpServer::ReadBody(const Route& route, Response& res, const ContentReader
   switch (route.body) {
     case BodyKind::kNone:
       return true;
-    case BodyKind::kJson: {
-      std::string text;
-      auto append = [&text](const char* data, size_t size) {
-        text.append(data, size);
-        return true;
-      };
-      return Arrived(StreamBody(req, res, reader, route.max_body, discard, append), route.max_body,
-                     res) &&
-             ParseObject(text, call.body, res);
-    }
+    case BodyKind::kJson:
+      return ReadJsonBody(req, res, reader, route.max_body, discard, call.body);
     case BodyKind::kUpload: {
+      if (IsJsonRequest(req)) {
+        return ReadJsonBody(req, res, reader, std::min(kMaxJsonBodyBytes, route.max_body), discard,
+                            call.body);
+      }
       StatusOr<std::unique_ptr<Upload>> created = Upload::Create(options_.upload_dir);
       if (!created.ok()) {
         StreamBody(req, res, reader, 0, discard, nullptr);

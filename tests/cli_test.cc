@@ -224,6 +224,32 @@ TEST_F(CliTest, UnknownSchemeAndDuplicateReleaseAreRefused) {
       "already exists");
 }
 
+TEST_F(CliTest, BadEndpointArgumentsAreUsageErrors) {
+  ExpectCleanFailure({"trace", "--endpoint", "https://example.com", "--model", "m"},
+                     "https is not supported");
+  ExpectCleanFailure({"trace", "--endpoint", "http://127.0.0.1:1"}, "--model");
+  ExpectCleanFailure({"trace", *base_, "--endpoint", "http://127.0.0.1:1", "--model", "m"},
+                     "or --endpoint URL --model NAME");
+  ExpectCleanFailure(
+      {"trace", "--endpoint", "http://127.0.0.1:1", "--model", "m", "--max-queries", "0"},
+      "max_queries must be positive");
+  ExpectCleanFailure(
+      {"trace", "--endpoint", "http://127.0.0.1:1", "--model", "m", "--timeout", "soon"},
+      "take numbers");
+  EXPECT_EQ(Run({"trace", "--endpoint", "ftp://x", "--model", "m"}).exit_code, 2);
+}
+
+TEST_F(CliTest, EndpointWithOnlyWhiteBoxReleasesIsNotOursWithANote) {
+  // Every release here is DeepMarks/Uchida (weights): nothing to query, so
+  // even an unreachable endpoint is answered without a query.
+  CommandResult r = Run({"trace", "--endpoint", "http://127.0.0.1:1", "--model", "m", "--json"});
+  EXPECT_EQ(r.exit_code, 3) << r.err;
+  auto report = nlohmann::json::parse(r.out);
+  EXPECT_EQ(report["verdict"], "not-ours");
+  EXPECT_EQ(report["queries"], 0);
+  EXPECT_EQ(report["notes"][0], "no release uses a scheme that can be traced from queries");
+}
+
 TEST_F(CliTest, EmbeddingThatCannotConvergeMarksTheReleaseFailed) {
   CommandResult r = Run({"release", *base_, "--name", "fashion-cnn", "--version", "stuck",
                          "--scheme", "uchida", "--licensees", "acme", "--data", OwnerData(),

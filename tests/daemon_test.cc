@@ -17,6 +17,7 @@
 #include <regex>
 #include <thread>
 
+#include "inference_server.h"
 #include "test_support.h"
 #include "tracemark/file_util.h"
 #include "tracemark/key_store.h"
@@ -226,6 +227,30 @@ TEST(DaemonTest, FingerprintsReleasesTracesLeaksAndServesTheApi) {
   ASSERT_EQ(posted->status, 202) << posted->body;
   Json upload_inv = WaitForInvestigation(daemon, viewer, Json::parse(posted->body)["id"]);
   EXPECT_EQ(upload_inv["report"]["accused"], Json::array({"initech"})) << upload_inv.dump(2);
+
+  // A deployed endpoint instead of a file. DeepMarks reads weights, so the
+  // endpoint is not queried: the investigation finishes "not-ours" and says why.
+  InferenceServerOptions serve;
+  serve.model_path = fs::path(dir / "dist") / "initech/fashion-mlp/1/model.pt";
+  auto server = InferenceServer::Start(serve);
+  ASSERT_TRUE(server.ok()) << server.status().message();
+  Json endpoint_body = {{"endpoint", (*server)->url()}, {"model", serve.model_name}};
+  posted = daemon.Client().Post("/v1/investigations", Bearer(investigator), endpoint_body.dump(),
+                                "application/json");
+  ASSERT_TRUE(posted);
+  ASSERT_EQ(posted->status, 202) << posted->body;
+  Json endpoint_inv = WaitForInvestigation(daemon, viewer, Json::parse(posted->body)["id"]);
+  EXPECT_EQ(endpoint_inv["source"], "endpoint") << endpoint_inv.dump(2);
+  EXPECT_EQ(endpoint_inv["endpoint"]["url"], (*server)->url());
+  EXPECT_EQ(endpoint_inv["verdict"], "not-ours");
+  EXPECT_EQ(endpoint_inv["report"]["queries"], 0);
+  EXPECT_EQ(endpoint_inv["report"]["notes"][0],
+            "no release uses a scheme that can be traced from queries");
+  EXPECT_EQ((*server)->requests(), 0);
+  posted = daemon.Client().Post("/v1/investigations", Bearer(investigator),
+                                R"({"endpoint": "https://x", "model": "m"})", "application/json");
+  ASSERT_TRUE(posted);
+  EXPECT_EQ(posted->status, 400) << posted->body;
 
   // Authorisation and limits.
   EXPECT_EQ(daemon.Client().Get("/v1/releases")->status, 401);

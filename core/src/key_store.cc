@@ -96,6 +96,29 @@ const char* const kMigrations[] = {
     "  created_at TEXT NOT NULL DEFAULT (" TM_NOW
     "),"
     "  finished_at TEXT NOT NULL DEFAULT '');",
+    // 4: per-copy scheme keys (black-box trigger sets) and investigations of
+    // deployed endpoints (the source CHECK changes, so the table is rebuilt).
+    "ALTER TABLE copies ADD COLUMN copy_key BLOB NOT NULL DEFAULT x'';"
+    "CREATE TABLE investigations_v4 ("
+    "  id INTEGER PRIMARY KEY,"
+    "  source TEXT NOT NULL CHECK (source IN ('inbox', 'upload', 'endpoint')),"
+    "  original_name TEXT NOT NULL,"
+    "  path TEXT NOT NULL,"
+    "  status TEXT NOT NULL CHECK (status IN ('queued', 'running', 'done', 'failed')),"
+    "  verdict TEXT NOT NULL DEFAULT '',"
+    "  report_json TEXT NOT NULL DEFAULT '',"
+    "  failure TEXT NOT NULL DEFAULT '',"
+    "  created_at TEXT NOT NULL DEFAULT (" TM_NOW
+    "),"
+    "  finished_at TEXT NOT NULL DEFAULT '',"
+    "  endpoint_url TEXT NOT NULL DEFAULT '',"
+    "  endpoint_model TEXT NOT NULL DEFAULT '');"
+    "INSERT INTO investigations_v4 (id, source, original_name, path, status, verdict,"
+    "  report_json, failure, created_at, finished_at)"
+    " SELECT id, source, original_name, path, status, verdict, report_json, failure,"
+    "  created_at, finished_at FROM investigations;"
+    "DROP TABLE investigations;"
+    "ALTER TABLE investigations_v4 RENAME TO investigations;",
 };
 
 // Column lists shared by every read of a record; each pairs with a Read* below.
@@ -108,10 +131,10 @@ const char kSelectRelease[] =
 const char kSelectToken[] = "SELECT id, role, name, created_at FROM tokens ";
 const char kSelectInvestigation[] =
     "SELECT id, source, original_name, path, status, verdict, report_json, failure, created_at,"
-    " finished_at FROM investigations ";
+    " finished_at, endpoint_url, endpoint_model FROM investigations ";
 const char kSelectCopy[] =
     "SELECT c.id, c.release_id, c.licensee_id, l.name, c.slot, c.code, c.artifact_path,"
-    " c.sha256, c.accuracy, c.embed_seconds, c.status, c.failure"
+    " c.sha256, c.accuracy, c.embed_seconds, c.status, c.failure, c.copy_key"
     " FROM copies c JOIN licensees l ON l.id = c.licensee_id ";
 
 int64_t ToInt64(uint64_t v) {
@@ -320,6 +343,8 @@ InvestigationRecord ReadInvestigation(const Statement& row) {
   r.failure = row.Str(7);
   r.created_at = row.Str(8);
   r.finished_at = row.Str(9);
+  r.endpoint_url = row.Str(10);
+  r.endpoint_model = row.Str(11);
   return r;
 }
 
@@ -338,6 +363,7 @@ CopyRecord ReadCopy(const Statement& row) {
   c.embed_seconds = row.Real(9);
   c.status = row.Str(10);
   c.failure = row.Str(11);
+  c.copy_key = row.Str(12);
   return c;
 }
 
@@ -622,11 +648,12 @@ StatusOr<int64_t> KeyStore::CreateRelease(const ReleaseRecord& release,
 }
 
 Status KeyStore::CompleteCopy(int64_t copy_id, const std::string& artifact_path,
-                              const std::string& sha256, double accuracy, double embed_seconds) {
+                              const std::string& sha256, double accuracy, double embed_seconds,
+                              const std::string& copy_key) {
   return UpdateOne(db_, "no copy with id " + std::to_string(copy_id),
                    "UPDATE copies SET artifact_path = ?, sha256 = ?, accuracy = ?,"
-                   " embed_seconds = ?, status = 'done', failure = '' WHERE id = ?",
-                   artifact_path, sha256, accuracy, embed_seconds, copy_id);
+                   " embed_seconds = ?, copy_key = ?, status = 'done', failure = '' WHERE id = ?",
+                   artifact_path, sha256, accuracy, embed_seconds, BlobOf(copy_key), copy_id);
 }
 
 Status KeyStore::FailCopy(int64_t copy_id, const std::string& failure) {
@@ -693,6 +720,20 @@ StatusOr<int64_t> KeyStore::AddInvestigation(const std::string& source,
                           "INSERT INTO investigations(source, original_name, path, status)"
                           " VALUES (?,?,?,'queued')",
                           source, original_name, path));
+  const int64_t id = sqlite3_last_insert_rowid(db_);
+  TM_RETURN_IF_ERROR(txn.Commit());
+  return id;
+}
+
+StatusOr<int64_t> KeyStore::AddEndpointInvestigation(const std::string& url,
+                                                     const std::string& model) {
+  WriteTransaction txn(db_);
+  TM_RETURN_IF_ERROR(txn.Begin());
+  TM_RETURN_IF_ERROR(
+      Exec(db_,
+           "INSERT INTO investigations(source, original_name, path, status,"
+           " endpoint_url, endpoint_model) VALUES ('endpoint', ?, '', 'queued', ?, ?)",
+           model + " at " + url, url, model));
   const int64_t id = sqlite3_last_insert_rowid(db_);
   TM_RETURN_IF_ERROR(txn.Commit());
   return id;

@@ -159,7 +159,7 @@ StatusOr<int64_t> ReleaseEngine::Plan(const ReleaseRequest& request) {
   TM_RETURN_IF_ERROR(CheckReachable(codebook, users));
   std::string key;
   TM_RETURN_IF_ERROR(prep.scheme->Keygen(prep.base, prep.scheme_params, codebook.bits,
-                                         DeriveSeed(prep.master_seed, 2), &key));
+                                         DeriveSeed(prep.master_seed, 2), prep.data.train, &key));
   ReleaseRecord record;
   record.model = request.model_name;
   record.version = request.version;
@@ -253,10 +253,11 @@ StatusOr<ReleaseResult> ReleaseEngine::Run(int64_t release_id, const CopyCallbac
     }
     copy.accuracy = report.validation_accuracy;
     copy.bits_with_margin = report.bits_with_margin;
+    if (report.bits > 0) copy.bits = report.bits;  // trigger keys for per-copy-key schemes
     copy.steps = report.steps;
     copy.seconds = SecondsSince(copy_start);
-    TM_RETURN_IF_ERROR(
-        store_->CompleteCopy(record.id, copy.path, copy.sha256, copy.accuracy, copy.seconds));
+    TM_RETURN_IF_ERROR(store_->CompleteCopy(record.id, copy.path, copy.sha256, copy.accuracy,
+                                            copy.seconds, report.copy_key));
     if (on_copy) on_copy(copy);
     result.copies.push_back(std::move(copy));
   }

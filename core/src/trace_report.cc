@@ -26,6 +26,7 @@ nlohmann::json ToJson(const TraceReport& r) {
          {"bits", c.bits},
          {"p_value", c.p_value},
          {"evidence", c.evidence},
+         {"null_probability", c.null_probability},
          {"accused", c.accused}});
   }
   return {{"suspect", r.suspect},           {"sha256", r.suspect_sha256},
@@ -33,14 +34,15 @@ nlohmann::json ToJson(const TraceReport& r) {
           {"accused", r.accused},           {"threshold", r.threshold},
           {"hypotheses", r.hypotheses},     {"releases_tested", r.releases_tested},
           {"candidates", candidates},       {"notes", r.notes},
-          {"seconds", r.seconds},           {"load_seconds", r.load_seconds}};
+          {"seconds", r.seconds},           {"load_seconds", r.load_seconds},
+          {"queries", r.queries},           {"requests", r.requests}};
 }
 
 std::string ToText(const TraceReport& r) {
   std::ostringstream out;
-  out << "suspect   " << r.suspect << "\n"
-      << "sha256    " << r.suspect_sha256 << "\n"
-      << "verdict   " << r.verdict;
+  out << "suspect   " << r.suspect << "\n";
+  if (!r.suspect_sha256.empty()) out << "sha256    " << r.suspect_sha256 << "\n";
+  out << "verdict   " << r.verdict;
   if (!r.accused.empty()) {
     out << ":";
     for (const auto& name : r.accused) out << " " << name;
@@ -48,6 +50,11 @@ std::string ToText(const TraceReport& r) {
   out << "\n"
       << "tested    " << r.releases_tested << " release(s), " << r.hypotheses
       << " hypotheses (Bonferroni), accuse at p <= " << FormatP(r.threshold) << "\n";
+  if (r.queries > 0 || r.requests > 0) {
+    out << "queries   " << r.queries << " model input(s)";
+    if (r.requests > 0) out << " in " << r.requests << " HTTP request(s)";
+    out << "\n";
+  }
   if (!r.candidates.empty()) {
     char line[256];
     std::snprintf(line, sizeof line, "\n  %-20s %-10s %-14s %9s %10s  %s\n", "licensee", "scheme",
@@ -55,11 +62,14 @@ std::string ToText(const TraceReport& r) {
     out << line;
     for (const auto& c : r.candidates) {
       std::string release = c.model + " " + c.version;
-      std::string matches = std::to_string(c.matches) + "/" + std::to_string(c.bits);
-      std::snprintf(
-          line, sizeof line, "  %-20s %-10s %-14s %9s %10s  %s\n", c.licensee.c_str(),
-          c.scheme.c_str(), release.c_str(), matches.c_str(), FormatP(c.p_value).c_str(),
-          c.accused ? (c.evidence == "coalition" ? "ACCUSED (coalition)" : "ACCUSED") : "");
+      std::string matches = std::to_string(c.matches) + "/" + std::to_string(c.bits) +
+                            (c.evidence == "keys" ? " keys" : "");
+      const char* tag = !c.accused                  ? ""
+                        : c.evidence == "coalition" ? "ACCUSED (coalition)"
+                                                    : "ACCUSED";
+      std::snprintf(line, sizeof line, "  %-20s %-10s %-14s %9s %10s  %s\n", c.licensee.c_str(),
+                    c.scheme.c_str(), release.c_str(), matches.c_str(), FormatP(c.p_value).c_str(),
+                    tag);
       out << line;
     }
   }

@@ -401,6 +401,7 @@ TEST_F(KeyStoreTest, CopyAndReleaseStatusRoundTrip) {
   EXPECT_EQ((*listed)[0].accuracy, 0.91);
   EXPECT_EQ((*listed)[0].embed_seconds, 12.5);
   EXPECT_EQ((*listed)[0].failure, "");
+  EXPECT_EQ((*listed)[0].copy_key, "") << "schemes with code bits store no copy key";
   EXPECT_EQ((*listed)[1].status, "failed");
   EXPECT_EQ((*listed)[1].failure, "out of memory");
 
@@ -417,6 +418,17 @@ TEST_F(KeyStoreTest, CopyAndReleaseStatusRoundTrip) {
   EXPECT_EQ(got->failure, "");
 
   EXPECT_EQ(store->SetReleaseStatus(*id, "shipped").code(), Code::kInvalidArgument);
+}
+
+TEST_F(KeyStoreTest, CopyKeysAreStoredByteExact) {
+  auto store = OpenStore();
+  ASSERT_NE(store, nullptr);
+  std::vector<CopyRecord> copies;
+  StatusOr<int64_t> id = CreateSample(store.get(), "1", {"alice"}, &copies);
+  ASSERT_TRUE(id.ok()) << id.status().message();
+  const std::string key("trig\0gers\xff\x01", 11);
+  ASSERT_TRUE(store->CompleteCopy(copies[0].id, "/out/a.pt", "ab", 0.9, 1.0, key).ok());
+  EXPECT_EQ(store->ListCopies(*id)->at(0).copy_key, key);
 }
 
 TEST_F(KeyStoreTest, ReopenKeepsData) {
@@ -515,10 +527,8 @@ TEST_F(KeyStoreDaemonTest, TokensAreFoundByHashWithTheirRole) {
   EXPECT_EQ(token->role, "investigator");
   EXPECT_EQ(store_->FindToken("hash-1")->name, "alice");
   EXPECT_EQ(store_->FindToken("hash-2").status().code(), Status::Code::kNotFound);
-  EXPECT_EQ(store_->AddToken("hash-1", "admin", "").status().code(),
-            Status::Code::kAlreadyExists);
-  EXPECT_EQ(store_->AddToken("hash-3", "root", "").status().code(),
-            Status::Code::kInvalidArgument);
+  EXPECT_EQ(store_->AddToken("hash-1", "admin", "").status().code(), Status::Code::kAlreadyExists);
+  EXPECT_EQ(store_->AddToken("hash-3", "root", "").status().code(), Status::Code::kInvalidArgument);
 }
 
 TEST_F(KeyStoreDaemonTest, InvestigationLifecycle) {
@@ -542,6 +552,18 @@ TEST_F(KeyStoreDaemonTest, InvestigationLifecycle) {
   EXPECT_EQ(store_->GetInvestigation(99).status().code(), Status::Code::kNotFound);
   EXPECT_EQ(store_->AddInvestigation("email", "x", "y").status().code(),
             Status::Code::kInvalidArgument);
+}
+
+TEST_F(KeyStoreDaemonTest, EndpointInvestigationKeepsUrlAndModel) {
+  auto id = store_->AddEndpointInvestigation("http://10.0.0.7:8000", "fashion");
+  ASSERT_TRUE(id.ok()) << id.status().message();
+  auto inv = store_->GetInvestigation(*id).value();
+  EXPECT_EQ(inv.source, "endpoint");
+  EXPECT_EQ(inv.status, "queued");
+  EXPECT_EQ(inv.path, "");
+  EXPECT_EQ(inv.endpoint_url, "http://10.0.0.7:8000");
+  EXPECT_EQ(inv.endpoint_model, "fashion");
+  EXPECT_EQ(inv.original_name, "fashion at http://10.0.0.7:8000");
 }
 
 }  // namespace

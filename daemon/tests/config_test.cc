@@ -49,6 +49,9 @@ TEST(ParseConfigTest, EmptyObjectGivesTheDocumentedDefaults) {
   EXPECT_EQ(config.workers, 1);
   EXPECT_EQ(config.max_upload_bytes, int64_t{512} * 1024 * 1024);
   EXPECT_EQ(config.log_level, "info");
+  EXPECT_EQ(config.endpoint_max_queries, 20000);
+  EXPECT_EQ(config.endpoint_timeout_seconds, 300);
+  EXPECT_EQ(config.endpoint_request_timeout_seconds, 10);
 }
 
 TEST(ParseConfigTest, EveryKeyIsRead) {
@@ -56,7 +59,8 @@ TEST(ParseConfigTest, EveryKeyIsRead) {
     "registry_dir": "/srv/registry", "state_dir": "/srv/state", "dist_dir": "/srv/dist",
     "inbox_dir": "/srv/inbox", "plugins_dir": "/opt/plugins", "listen": "0.0.0.0:9090",
     "scan_interval_seconds": 86400, "workers": 64, "max_upload_bytes": 68719476736,
-    "log_level": "debug"})");
+    "log_level": "debug", "endpoint_max_queries": 10000000, "endpoint_timeout_seconds": 86400,
+    "endpoint_request_timeout_seconds": 600})");
   EXPECT_EQ(config.registry_dir, "/srv/registry");
   EXPECT_EQ(config.state_dir, "/srv/state");
   EXPECT_EQ(config.dist_dir, "/srv/dist");
@@ -68,6 +72,9 @@ TEST(ParseConfigTest, EveryKeyIsRead) {
   EXPECT_EQ(config.workers, 64);
   EXPECT_EQ(config.max_upload_bytes, int64_t{64} << 30);
   EXPECT_EQ(config.log_level, "debug");
+  EXPECT_EQ(config.endpoint_max_queries, 10000000);
+  EXPECT_EQ(config.endpoint_timeout_seconds, 86400);
+  EXPECT_EQ(config.endpoint_request_timeout_seconds, 600);
 }
 
 TEST(ParseConfigTest, LowestValuesAreAccepted) {
@@ -109,9 +116,10 @@ TEST(ParseConfigTest, EmptyPluginsDirMeansNextToTheBinary) {
 
 TEST(ParseConfigTest, UnknownKeyListsTheValidKeys) {
   ExpectRejected(R"({"workers": 2, "registry": "/srv"})", "registry",
-                 "unknown key; valid keys are dist_dir, inbox_dir, listen, log_level, "
-                 "max_upload_bytes, plugins_dir, registry_dir, scan_interval_seconds, state_dir, "
-                 "workers");
+                 "unknown key; valid keys are dist_dir, endpoint_max_queries, "
+                 "endpoint_request_timeout_seconds, endpoint_timeout_seconds, inbox_dir, listen, "
+                 "log_level, max_upload_bytes, plugins_dir, registry_dir, scan_interval_seconds, "
+                 "state_dir, workers");
 }
 
 TEST(ParseConfigTest, EmptyDirsAreRejected) {
@@ -150,6 +158,8 @@ TEST(ParseConfigTest, OutOfRangeNumbersAreRejected) {
   ExpectRejected(R"({"scan_interval_seconds": 86401})", "scan_interval_seconds",
                  "must be between 1 and 86400, got 86401");
   ExpectRejected(R"({"workers": 0})", "workers", "must be between 1 and 64, got 0");
+  ExpectRejected(R"({"endpoint_max_queries": 0})", "endpoint_max_queries",
+                 "must be between 1 and 10000000, got 0");
   ExpectRejected(R"({"workers": 65})", "workers", "must be between 1 and 64, got 65");
   ExpectRejected(R"({"workers": -1})", "workers", "must be between 1 and 64, got -1");
   ExpectRejected(R"({"max_upload_bytes": 1023})", "max_upload_bytes",

@@ -93,6 +93,11 @@ class FakeBackend : public ApiBackend {
     if (id == 7) return Docs()["investigation"];
     return Status::NotFound("no investigation " + std::to_string(id));
   }
+  StatusOr<json> CreateEndpointInvestigation(const json& body) override {
+    Record(endpoint_bodies_, body);
+    if (!body.contains("endpoint")) return Status::InvalidArgument("no endpoint");
+    return json{{"id", 9}, {"status", "queued"}};
+  }
   // Reads the file; takes it away (as the contract says) unless refusing it.
   StatusOr<json> CreateInvestigation(const std::string& uploaded_path,
                                      const std::string& original_name) override {
@@ -106,6 +111,7 @@ class FakeBackend : public ApiBackend {
 
   std::vector<std::string> names() { return Get(names_); }
   std::vector<json> release_bodies() { return Get(release_bodies_); }
+  std::vector<json> endpoint_bodies() { return Get(endpoint_bodies_); }
   std::vector<Upload> uploads() { return Get(uploads_); }
 
   std::atomic<bool> ready{false};
@@ -126,6 +132,7 @@ class FakeBackend : public ApiBackend {
   std::mutex mutex_;
   std::vector<std::string> names_;
   std::vector<json> release_bodies_;
+  std::vector<json> endpoint_bodies_;
   std::vector<Upload> uploads_;
 };
 
@@ -425,6 +432,24 @@ TEST_F(HttpServerTest, WrongMethodsAre405WithAllow) {
   ExpectError(client_->Put("/v1/licensees", "{\"name\": \"x\"}", "application/json"), 405,
               "method_not_allowed");
   EXPECT_EQ(Get("/healthz")->status, 200);
+}
+
+TEST_F(HttpServerTest, JsonInvestigationNamesAnEndpointInsteadOfAFile) {
+  const auto res =
+      PostJson("/v1/investigations", R"({"endpoint": "http://10.0.0.7:8000", "model": "fashion"})",
+               "inv-token");
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 202) << res->body;
+  EXPECT_EQ(Body(res), (json{{"id", 9}, {"status", "queued"}}));
+  ASSERT_EQ(backend_.endpoint_bodies().size(), 1u);
+  EXPECT_EQ(backend_.endpoint_bodies()[0]["model"], "fashion");
+  EXPECT_TRUE(backend_.uploads().empty());
+  EXPECT_TRUE(UploadDirEntries().empty()) << "a JSON body is not kept as an upload";
+  ExpectError(PostJson("/v1/investigations", R"({"model": "fashion"})", "inv-token"), 400,
+              "bad_request");
+  ExpectError(PostJson("/v1/investigations", "[1, 2]", "inv-token"), 400, "bad_request");
+  ExpectError(PostJson("/v1/investigations", R"({"endpoint": "x"})", "viewer-token"), 403,
+              "forbidden");
 }
 
 TEST_F(HttpServerTest, UploadReachesTheBackendWhole) {

@@ -89,7 +89,7 @@ Status WeightScheme::ResolveParams(const SchemeParams& given, SchemeParams* effe
 }
 
 Status WeightScheme::Keygen(const torch::jit::Module& model, const SchemeParams& params, int bits,
-                            uint64_t seed, std::string* key) const {
+                            uint64_t seed, const Dataset& /*train*/, std::string* key) const {
   return GuardedCall("keygen", [&]() -> Status {
     TM_ASSIGN_OR_RETURN(WeightCarrier carrier, ChooseWeightCarrier(model, params.at("layer")));
     if (bits > carrier.size) {
@@ -134,9 +134,13 @@ Status WeightScheme::Embed(torch::jit::Module& model, const std::string& key_byt
   });
 }
 
-Status WeightScheme::Extract(torch::jit::Module& model, const std::string& key_bytes,
+Status WeightScheme::Extract(Suspect& suspect, const std::string& key_bytes,
                              std::vector<float>* soft_bits) const {
   return GuardedCall("extract", [&]() -> Status {
+    if (!suspect.module()) {
+      return Status::FailedPrecondition(info_.name + " reads weights: it needs the model file");
+    }
+    torch::jit::Module& model = *suspect.module();
     TM_ASSIGN_OR_RETURN(WeightKey key, ParseKey(key_bytes));
     TM_RETURN_IF_ERROR(CheckSecrets(key.blob, key.projection.size(0)));
     TM_ASSIGN_OR_RETURN(torch::Tensor weight, ReadCarrier(model, key.carrier));

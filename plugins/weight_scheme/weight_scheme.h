@@ -17,10 +17,10 @@ class WeightScheme : public Scheme {
   const SchemeInfo& Info() const override { return info_; }
   Status ResolveParams(const SchemeParams& given, SchemeParams* effective) const override;
   Status Keygen(const torch::jit::Module& model, const SchemeParams& params, int bits,
-                uint64_t seed, std::string* key) const override;
+                uint64_t seed, const Dataset& train, std::string* key) const override;
   Status Embed(torch::jit::Module& model, const std::string& key, const std::vector<uint8_t>& bits,
                const EmbedContext& ctx, EmbedReport* report) const override;
-  Status Extract(torch::jit::Module& model, const std::string& key,
+  Status Extract(Suspect& suspect, const std::string& key,
                  std::vector<float>* soft_bits) const override;
 
  protected:

@@ -64,6 +64,9 @@ struct CopyRecord {
   double embed_seconds = 0;
   std::string status;
   std::string failure;
+  // The scheme's per-copy key (schema 4), empty for schemes that tell
+  // copies apart by their code bits. Secret.
+  std::string copy_key;
 };
 
 // A daemon API token: only the SHA-256 of the token is stored.
@@ -78,15 +81,17 @@ struct TokenRecord {
 // "done" (with verdict and report) or "failed" (with failure).
 struct InvestigationRecord {
   int64_t id = 0;
-  std::string source;  // "inbox" or "upload"
+  std::string source;  // "inbox", "upload" or "endpoint" (schema 4)
   std::string original_name;
-  std::string path;  // where the suspect file is kept
+  std::string path;  // where the suspect file is kept; empty for an endpoint
   std::string status;
   std::string verdict;
   std::string report_json;
   std::string failure;
   std::string created_at;
   std::string finished_at;
+  std::string endpoint_url;    // source "endpoint": the v2 server's base URL
+  std::string endpoint_model;  // source "endpoint": the model name it serves
 };
 
 class KeyStore {
@@ -123,9 +128,10 @@ class KeyStore {
   StatusOr<int64_t> CreateRelease(const ReleaseRecord& release, std::vector<CopyRecord>* copies,
                                   const std::string& scheme_key);
 
-  // Marks a copy published ("done") with its artifact facts.
+  // Marks a copy published ("done") with its artifact facts and the
+  // scheme's per-copy key (may be empty).
   Status CompleteCopy(int64_t copy_id, const std::string& artifact_path, const std::string& sha256,
-                      double accuracy, double embed_seconds);
+                      double accuracy, double embed_seconds, const std::string& copy_key = "");
   Status FailCopy(int64_t copy_id, const std::string& failure);
   Status SetReleaseStatus(int64_t release_id, const std::string& status,
                           const std::string& failure = "");
@@ -145,6 +151,8 @@ class KeyStore {
   // (an empty `failure` means done).
   StatusOr<int64_t> AddInvestigation(const std::string& source, const std::string& original_name,
                                      const std::string& path);
+  // An investigation of a deployed endpoint (source "endpoint", no file).
+  StatusOr<int64_t> AddEndpointInvestigation(const std::string& url, const std::string& model);
   Status SetInvestigationPath(int64_t id, const std::string& path);
   Status StartInvestigation(int64_t id);
   Status FinishInvestigation(int64_t id, const std::string& verdict, const std::string& report_json,

@@ -9,7 +9,11 @@
 //
 // Division of labour (DESIGN.md §2): the core owns licensees, codes, keys,
 // statistics and the verdict. A scheme only derives a release-wide secret
-// key, embeds given bits into a model and extracts soft bits from a model.
+// key, embeds given bits into a model and extracts soft bits from a suspect
+// (a model file or a deployed endpoint, see Suspect). A scheme whose copies
+// are told apart by per-copy keys instead of code bits (black-box trigger
+// sets) returns each copy's key from Embed and counts the suspect's matches
+// with Score; the core turns counts into p-values either way.
 //
 // No exception may cross this boundary: every Scheme method returns a
 // Status; implementations wrap their bodies in GuardedCall (below).
@@ -24,6 +28,9 @@
 
 #include "tracemark/status.h"
 
+namespace at {
+class Tensor;
+}  // namespace at
 namespace torch {
 namespace jit {
 struct Module;
@@ -35,7 +42,7 @@ namespace tracemark {
 struct Dataset;  // tracemark/dataset.h
 
 // Bumped on any incompatible change to the types in this header.
-inline constexpr uint32_t kSchemeAbiVersion = 1;
+inline constexpr uint32_t kSchemeAbiVersion = 2;
 inline constexpr uint32_t kSchemeMagic = 0x544d5343;  // "TMSC"
 
 using SchemeParams = std::map<std::string, std::string>;
@@ -74,6 +81,43 @@ struct EmbedReport {
   int steps = 0;                   // optimizer steps taken
   int bits_with_margin = 0;        // bits read back correctly with the required margin
   int bits = 0;
+  // Optional per-copy secret (for example a black-box trigger set). When
+  // non-empty the host stores it with the copy and traces the copy with
+  // Score instead of comparing code bits.
+  std::string copy_key;
+};
+
+// A model under investigation, as a scheme sees it: a TorchScript file
+// (module() is set and Query runs it locally) or a deployed inference
+// endpoint (module() is null; Query sends requests). Not thread-safe.
+class Suspect {
+ public:
+  virtual ~Suspect() = default;
+
+  // The loaded model, or nullptr when only queries are possible. White-box
+  // extraction without it fails with FailedPrecondition.
+  virtual torch::jit::Module* module() = 0;
+
+  // Runs a float32 batch `inputs` [N, ...] (the layout the base model was
+  // released with) through the model. Classifiers answer [N, classes]
+  // logits or probabilities (normalise with LogProbabilities in
+  // tracemark/suspect.h); image-to-image models answer images. Each input
+  // row counts as one query. Unavailable when an endpoint fails, times out,
+  // answers malformed data or the query budget would be exceeded;
+  // InvalidArgument when the model rejects the input.
+  virtual Status Query(const at::Tensor& inputs, at::Tensor* outputs) = 0;
+
+  // Queries (input rows) answered so far.
+  virtual int64_t queries() const = 0;
+};
+
+// Per-copy evidence counted by Score.
+struct KeyMatches {
+  int matches = 0;  // keys the suspect answered as the copy was trained to
+  int trials = 0;   // keys asked
+  // Upper bound on one key's match probability for a model that was never
+  // trained on the copy's keys; trials are independent under that null.
+  double null_probability = 0.5;
 };
 
 class Scheme {
@@ -87,11 +131,13 @@ class Scheme {
   virtual Status ResolveParams(const SchemeParams& given, SchemeParams* effective) const = 0;
 
   // Derives the release-wide secret for embedding `bits` bits into copies of
-  // `model` with resolved `params`. The result is opaque bytes that the host
-  // stores and hands back unchanged; it must hold everything Extract needs.
-  // FailedPrecondition when the model cannot carry that many bits.
+  // `model` with resolved `params`; `train` is the owner's training data
+  // (for input shapes, class counts and key inputs). The result is opaque
+  // bytes that the host stores and hands back unchanged; it must hold
+  // everything Extract needs. FailedPrecondition when the model cannot
+  // carry that many bits.
   virtual Status Keygen(const torch::jit::Module& model, const SchemeParams& params, int bits,
-                        uint64_t seed, std::string* key) const = 0;
+                        uint64_t seed, const Dataset& train, std::string* key) const = 0;
 
   // Embeds `bits` (0/1, size == the Keygen bits) into `model` in place.
   virtual Status Embed(torch::jit::Module& model, const std::string& key,
@@ -99,10 +145,18 @@ class Scheme {
                        EmbedReport* report) const = 0;
 
   // Extracts one soft bit in [0, 1] per embedded bit (>= 0.5 reads as 1).
-  // FailedPrecondition when the model does not fit the key (another
-  // architecture).
-  virtual Status Extract(torch::jit::Module& model, const std::string& key,
+  // FailedPrecondition when the suspect does not fit the key (another
+  // architecture) or the key's mode needs a model file the suspect lacks.
+  virtual Status Extract(Suspect& suspect, const std::string& key,
                          std::vector<float>* soft_bits) const = 0;
+
+  // For copies with a copy_key (see EmbedReport): counts how many of the
+  // copy's keys the suspect answers as the copy does.
+  virtual Status Score(Suspect& suspect, const std::string& key, const std::string& copy_key,
+                       KeyMatches* matches) const {
+    (void)suspect, (void)key, (void)copy_key, (void)matches;
+    return Status::FailedPrecondition(Info().name + " has no per-copy keys");
+  }
 };
 
 // Runs `body` (returning Status), turning any exception into Status::Internal

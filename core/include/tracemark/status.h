@@ -23,6 +23,7 @@ class Status {
     kCorruption,          // stored data is damaged
     kInternal,            // a bug or an unexpected library failure
     kCancelled,           // stopped on request; nothing lost, the work can resume
+    kUnavailable,         // a remote service failed, timed out, lied or ran out of budget
   };
 
   Status() = default;
@@ -37,6 +38,7 @@ class Status {
   static Status Corruption(std::string m) { return {Code::kCorruption, std::move(m)}; }
   static Status Internal(std::string m) { return {Code::kInternal, std::move(m)}; }
   static Status Cancelled(std::string m) { return {Code::kCancelled, std::move(m)}; }
+  static Status Unavailable(std::string m) { return {Code::kUnavailable, std::move(m)}; }
 
   bool ok() const { return code_ == Code::kOk; }
   Code code() const { return code_; }

@@ -1,22 +1,33 @@
 // TraceEngine: attributes a suspect model to licensees.
 //
-// Every release whose base architecture signature equals the suspect's is
-// tested: its scheme extracts soft bits with the release key, and the core
-// compares them with the copies' codes (tracemark/stats.h). Random codes:
-// each licensee is tested individually. BIBD codes: the colluder decoder
-// names the coalition and its majority code is the evidence. Every p-value
-// is Bonferroni-corrected over all hypotheses of all tested releases; a
-// licensee is accused at p <= 1e-6. Reading the key store only.
+// A suspect is a TorchScript file or a deployed endpoint speaking the Open
+// Inference Protocol v2 (tracemark/inference_client.h). A file is tested
+// against every release whose base architecture signature equals its own;
+// an endpoint against every release whose scheme can extract from queries.
+// Per release, the scheme either extracts soft bits that the core compares
+// with the copies' codes (tracemark/stats.h: random codes test each licensee
+// individually, BIBD codes name the decoded coalition), or — for copies with
+// per-copy keys (black-box trigger sets) — counts each copy's key matches.
+// Every p-value is Bonferroni-corrected over all hypotheses of all tested
+// releases; a licensee is accused at p <= 1e-6. Reading the key store only.
+//
+// An endpoint that fails, times out, answers malformed data or exhausts the
+// query budget never hangs the trace and never accuses anyone by itself:
+// the releases it could not serve are listed in the notes and, when nobody
+// is accused, the verdict is "inconclusive".
 #pragma once
 
 #include <string>
 
+#include "tracemark/inference_client.h"
 #include "tracemark/key_store.h"
 #include "tracemark/plugin_host.h"
 #include "tracemark/status.h"
 #include "tracemark/trace_report.h"
 
 namespace tracemark {
+
+class Suspect;
 
 class TraceEngine {
  public:
@@ -26,7 +37,15 @@ class TraceEngine {
   // NotFound / InvalidArgument when the suspect is missing or not a model.
   StatusOr<TraceReport> Trace(const std::string& suspect_path);
 
+  // InvalidArgument for bad options. An unreachable or misbehaving endpoint
+  // is not an error: the report says "inconclusive" and why.
+  StatusOr<TraceReport> TraceEndpoint(const EndpointOptions& endpoint);
+
  private:
+  // Tests `suspect` against the releases `architecture` selects (empty:
+  // every release whose scheme works from queries) and decides.
+  Status TraceSuspect(Suspect& suspect, const std::string& architecture, TraceReport* report);
+
   KeyStore* store_;
   const PluginHost* plugins_;
 };

@@ -17,20 +17,26 @@ struct TraceCandidate {
   std::string version;
   std::string scheme;
   std::string code_family;
-  int matches = 0;       // extracted bits agreeing with the evidence code
-  int bits = 0;          // bits compared
+  int matches = 0;       // extracted bits agreeing with the evidence code (or keys matched)
+  int bits = 0;          // bits compared (or trigger keys asked)
   double p_value = 1.0;  // Bonferroni-corrected over every hypothesis tested
   // "individual": matches against this licensee's own code;
-  // "coalition": matches against the majority of the decoded colluders' codes.
+  // "coalition": matches against the majority of the decoded colluders' codes;
+  // "keys": this copy's own trigger keys answered with its labels, each
+  // matching by chance with probability at most `null_probability`.
   std::string evidence = "individual";
+  double null_probability = 0.5;
   bool accused = false;
 };
 
 struct TraceReport {
-  std::string suspect;  // path
-  std::string suspect_sha256;
-  std::string architecture;
-  std::string verdict = "not-ours";        // "attributed", "collusion" or "not-ours"
+  std::string suspect;         // path, or "<model> at <url>" for an endpoint
+  std::string suspect_sha256;  // empty for an endpoint
+  std::string architecture;    // empty for an endpoint
+  // "attributed", "collusion", "not-ours", or "inconclusive" when nobody is
+  // accused but a release could not be tested because the endpoint failed,
+  // timed out, answered malformed data or the query budget ran out.
+  std::string verdict = "not-ours";
   std::vector<std::string> accused;        // licensee names, sorted
   std::vector<TraceCandidate> candidates;  // most significant first
   int releases_tested = 0;
@@ -39,6 +45,8 @@ struct TraceReport {
   std::vector<std::string> notes;  // what could not be tested and why
   double seconds = 0;
   double load_seconds = 0;
+  int64_t queries = 0;   // model inputs evaluated (endpoint rows, or local forward rows)
+  int64_t requests = 0;  // HTTP requests sent to an endpoint
 };
 
 nlohmann::json ToJson(const TraceReport& report);

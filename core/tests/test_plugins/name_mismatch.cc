@@ -17,14 +17,14 @@ class StubScheme final : public tracemark::Scheme {
     return tracemark::Status::Ok();
   }
   tracemark::Status Keygen(const torch::jit::Module&, const tracemark::SchemeParams&, int, uint64_t,
-                           std::string*) const override {
+                           const tracemark::Dataset&, std::string*) const override {
     return tracemark::Status::Internal("stub");
   }
   tracemark::Status Embed(torch::jit::Module&, const std::string&, const std::vector<uint8_t>&,
                           const tracemark::EmbedContext&, tracemark::EmbedReport*) const override {
     return tracemark::Status::Internal("stub");
   }
-  tracemark::Status Extract(torch::jit::Module&, const std::string&,
+  tracemark::Status Extract(tracemark::Suspect&, const std::string&,
                             std::vector<float>*) const override {
     return tracemark::Status::Internal("stub");
   }
