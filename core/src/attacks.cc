@@ -43,6 +43,80 @@ Status QuantizeInt8(torch::jit::Module& model) {
   return Status::Ok();
 }
 
+Status RetrainLastLayer(torch::jit::Module& model, const Dataset& attacker_data, int epochs,
+                        double learning_rate, uint64_t seed) {
+  // Parameters come in definition order; the head is the last matrix, its
+  // bias the vector right after it (if any).
+  std::vector<std::pair<std::string, int64_t>> params;
+  for (const auto& p : model.named_parameters(/*recurse=*/true)) {
+    params.emplace_back(p.name, p.value.dim());
+  }
+  int head = -1;
+  for (int i = 0; i < static_cast<int>(params.size()); ++i) {
+    if (params[i].second >= 2) head = i;
+  }
+  if (head < 0) return Status::InvalidArgument("the model has no weight matrix to re-train");
+  TrainOptions options;
+  options.epochs = epochs;
+  options.learning_rate = learning_rate;
+  options.seed = seed;
+  options.only_parameters = {params[head].first};
+  if (head + 1 < static_cast<int>(params.size()) && params[head + 1].second == 1) {
+    options.only_parameters.push_back(params[head + 1].first);
+  }
+  return TrainClassifier(model, attacker_data, options);
+}
+
+Status ShiftWeights(torch::jit::Module& model, const Dataset& attacker_data,
+                    const WeightShiftOptions& options) {
+  if (options.shift < 0 || options.noise < 0 || options.epochs < 0) {
+    return Status::InvalidArgument("weight shift, noise and epochs must not be negative");
+  }
+  {
+    torch::NoGradGuard no_grad;
+    torch::Generator gen = at::detail::createCPUGenerator(options.seed);
+    for (const auto& p : model.parameters(/*recurse=*/true)) {
+      if (p.dim() < 2) continue;
+      torch::Tensor noise = torch::randn(p.sizes(), gen) * (options.noise * p.std().item<double>());
+      p.sub_(p.mean(0, /*keepdim=*/true) * options.shift).add_(noise);
+    }
+  }
+  if (options.epochs == 0) return Status::Ok();
+  return FineTuneAttack(model, attacker_data, options.epochs, options.learning_rate,
+                        options.seed + 1);
+}
+
+Status DistillInto(torch::jit::Module& teacher, torch::jit::Module& student,
+                   const Dataset& attacker_data, int epochs, double temperature,
+                   double learning_rate, uint64_t seed) {
+  if (!(temperature > 0)) return Status::InvalidArgument("distillation temperature must be > 0");
+  return GuardedCall("distillation", [&]() -> Status {
+    teacher.eval();
+    std::vector<torch::Tensor> params = TrainableParameters(student);
+    torch::optim::Adam optimizer(params, torch::optim::AdamOptions(learning_rate));
+    BatchSampler sampler(attacker_data, 64, seed);
+    student.train();
+    torch::Tensor x, unused_labels;
+    for (int64_t step = 0, steps = epochs * sampler.batches_per_epoch(); step < steps; ++step) {
+      sampler.Next(&x, &unused_labels);
+      torch::Tensor soft_targets;
+      {
+        torch::NoGradGuard no_grad;
+        soft_targets = torch::softmax(teacher.forward({x}).toTensor() / temperature, 1);
+      }
+      torch::Tensor log_student =
+          torch::log_softmax(student.forward({x}).toTensor() / temperature, 1);
+      torch::Tensor loss = torch::kl_div(log_student, soft_targets, at::Reduction::Mean) *
+                           (temperature * temperature * soft_targets.size(1));
+      optimizer.zero_grad();
+      loss.backward();
+      optimizer.step();
+    }
+    student.eval();
+    return Status::Ok();
+  });
+}
+
 StatusOr<torch::jit::Module> AverageModels(const std::vector<torch::jit::Module>& models) {
   if (models.size() < 2) return Status::InvalidArgument("averaging needs at least 2 models");
   std::string signature = ArchitectureSignature(models[0]);

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "tiny_models.h"
+#include "tracemark/dataset.h"
 #include "tracemark/demo_models.h"
 #include "tracemark/model.h"
 
@@ -160,6 +161,62 @@ TEST(QuantizeTest, WeightsLandOnTheInt8GridAndBiasesStay) {
     EXPECT_LE((p.value - old).abs().max().item<double>(), scale / 2 + 1e-6) << p.name;
     EXPECT_LE(std::get<0>(torch::_unique(levels.round().flatten())).size(0), 255) << p.name;
   }
+}
+
+// Random images and labels in the demo CNN's input layout.
+Dataset RandomImages(int64_t n, uint64_t seed) {
+  torch::Generator gen = at::detail::createCPUGenerator(seed);
+  return Dataset{torch::rand({n, 1, 28, 28}, gen), torch::randint(0, 10, {n}, gen)};
+}
+
+TEST(RetrainLastLayerTest, ChangesOnlyTheHeadAndItsBias) {
+  torch::jit::Module model = MakeDemoCnn(3);
+  auto before = Snapshot(model);
+  ASSERT_TRUE(RetrainLastLayer(model, RandomImages(256, 1), 1, 1e-2, 0).ok());
+  std::vector<std::string> changed;
+  for (const auto& [name, value] : Snapshot(model)) {
+    if (!torch::equal(value, before.at(name))) changed.push_back(name);
+  }
+  EXPECT_EQ(changed, (std::vector<std::string>{"fc2.bias", "fc2.weight"}));
+}
+
+TEST(ShiftWeightsTest, MovesEveryFilterMeanByTheShiftAndKeepsBiases) {
+  torch::jit::Module model = MakeDemoCnn(4);
+  auto before = Snapshot(model);
+  WeightShiftOptions options;
+  options.noise = 0;
+  options.epochs = 0;
+  ASSERT_TRUE(ShiftWeights(model, RandomImages(8, 2), options).ok());
+  for (const auto& [name, value] : Snapshot(model)) {
+    const torch::Tensor& original = before.at(name);
+    if (value.dim() < 2) {
+      EXPECT_TRUE(torch::equal(value, original)) << name;
+      continue;
+    }
+    // mean(w - 1.5 mean(w)) = -0.5 mean(w), filter by filter position.
+    EXPECT_TRUE(torch::allclose(value.mean(0), original.mean(0) * -0.5, 1e-4, 1e-6)) << name;
+  }
+  options.shift = -1;
+  EXPECT_EQ(ShiftWeights(model, RandomImages(8, 2), options).code(), Code::kInvalidArgument);
+}
+
+TEST(DistillIntoTest, StudentLearnsTheTeachersOutputs) {
+  torch::jit::Module teacher = MakeDemoCnn(5);
+  torch::jit::Module student = MakeDemoCnn(6);
+  Dataset data = RandomImages(512, 3);
+  auto divergence = [&] {
+    torch::NoGradGuard no_grad;
+    torch::Tensor t = torch::softmax(teacher.forward({data.images}).toTensor(), 1);
+    torch::Tensor s = torch::log_softmax(student.forward({data.images}).toTensor(), 1);
+    return torch::kl_div(s, t, at::Reduction::Mean).item<double>() * 10;
+  };
+  double before = divergence();
+  auto teacher_weights = Snapshot(teacher);
+  ASSERT_TRUE(DistillInto(teacher, student, data, 3, 2.0, 1e-3, 0).ok());
+  double after = divergence();
+  EXPECT_LT(after, before * 0.5) << "KL before " << before << ", after " << after;
+  ExpectUnchanged(teacher, teacher_weights);
+  EXPECT_EQ(DistillInto(teacher, student, data, 1, 0.0, 1e-3, 0).code(), Code::kInvalidArgument);
 }
 
 }  // namespace

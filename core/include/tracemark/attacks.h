@@ -31,4 +31,33 @@ Status QuantizeInt8(torch::jit::Module& model);
 // collusion). InvalidArgument for fewer than 2 models or differing shapes.
 StatusOr<torch::jit::Module> AverageModels(const std::vector<torch::jit::Module>& models);
 
+// Re-trains only the classifier head — the last weight of rank >= 2 and the
+// bias that follows it — for `epochs` on the attacker's data; every other
+// parameter keeps its value.
+Status RetrainLastLayer(torch::jit::Module& model, const Dataset& attacker_data, int epochs,
+                        double learning_rate, uint64_t seed);
+
+struct WeightShiftOptions {
+  double shift = 1.5;  // subtract shift x the mean over output filters
+  double noise = 0.1;  // then add N(0, (noise x the weight's std)^2)
+  int epochs = 1;      // then fine-tune every layer on the attacker's data
+  double learning_rate = 1e-3;
+  uint64_t seed = 0;
+};
+
+// Weight shifting (Lukas et al., SoK 2022): for every weight of rank >= 2,
+// w <- w - shift * mean_over_dim0(w) + noise, which moves exactly the
+// filter-averaged carrier weight-domain marks read, then fine-tuning to
+// recover accuracy. InvalidArgument for a negative shift, noise or epochs.
+Status ShiftWeights(torch::jit::Module& model, const Dataset& attacker_data,
+                    const WeightShiftOptions& options);
+
+// Knowledge distillation: trains `student` (freshly initialised by the
+// caller, any architecture with the same inputs and classes) for `epochs`
+// on the attacker's images labelled only by `teacher`'s outputs, minimising
+// KL(softmax(teacher / T) || softmax(student / T)) * T^2.
+Status DistillInto(torch::jit::Module& teacher, torch::jit::Module& student,
+                   const Dataset& attacker_data, int epochs, double temperature,
+                   double learning_rate, uint64_t seed);
+
 }  // namespace tracemark
