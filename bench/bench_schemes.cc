@@ -1,16 +1,27 @@
-// bench_schemes: the cost of each scheme on the demo CNN and Fashion-MNIST.
+// bench_schemes: the cost of each scheme on the demo CNN (or a given
+// TorchScript classifier, e.g. one scripted in Python) and Fashion-MNIST.
 //
-// For every loaded scheme it prints
+// For every run — each loaded scheme with its defaults, plus
+// deepsigns+mode=black — it prints
 //   * per-licensee embedding seconds, and their ratio to one plain
-//     fine-tuning epoch on the same owner data (target: <= 2 epochs);
-//   * trace seconds for one copy, and their ratio to loading the model.
+//     fine-tuning epoch on the same owner data, measured just before the
+//     run (target: <= 2 epochs);
+//   * trace seconds for one copy, and their ratio to loading the model;
+//   * the model queries (input rows) the trace made (Suspect::queries():
+//     black-box trigger keys of every copy; 0 for white-box extraction);
+//   * for schemes that extract from queries, a second row "RUN@endpoint":
+//     the same copy traced through an Open Inference Protocol v2 endpoint
+//     (tests/inference_server.h) — seconds, queries and verdict.
 //
 // usage: bench_schemes [--licensees N] [--data SPEC] [--plugins DIR] [--work DIR]
+//                      [--model FILE] [--runs SCHEME[+KEY=VALUE...],...]
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <map>
+#include <sstream>
 
+#include "inference_server.h"
 #include "tracemark/dataset.h"
 #include "tracemark/demo_models.h"
 #include "tracemark/file_util.h"
@@ -18,6 +29,7 @@
 #include "tracemark/model.h"
 #include "tracemark/plugin_host.h"
 #include "tracemark/release_engine.h"
+#include "tracemark/scheme_params.h"
 #include "tracemark/trace_engine.h"
 #include "tracemark/training.h"
 
@@ -51,6 +63,15 @@ std::string BaseModel(const std::string& work, const tmk::DataSplits& data) {
   return path;
 }
 
+std::vector<std::string> SplitList(const std::string& text, char separator = ',') {
+  std::vector<std::string> items;
+  std::stringstream in(text);
+  for (std::string item; std::getline(in, item, separator);) {
+    if (!item.empty()) items.push_back(item);
+  }
+  return items;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -58,10 +79,13 @@ int main(int argc, char** argv) {
       {"licensees", "3"},
       {"data", "/usr/share/datasets/fashion-mnist[0:30000]"},
       {"plugins", tmk::DefaultPluginDirectory()},
-      {"work", "bench-work"}};
+      {"work", "bench-work"},
+      {"model", ""},
+      {"runs", ""}};
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string flag = std::string(argv[i]).substr(2);
-    if (!flags.count(flag)) Die(tmk::Status::InvalidArgument("unknown flag " + std::string(argv[i])));
+    if (!flags.count(flag))
+      Die(tmk::Status::InvalidArgument("unknown flag " + std::string(argv[i])));
     flags[flag] = argv[i + 1];
   }
   const int licensees = std::stoi(flags["licensees"]);
@@ -70,19 +94,30 @@ int main(int argc, char** argv) {
   if (tmk::Status st = tmk::MakeDirs(work + "/runs"); !st.ok()) Die(st);
 
   tmk::DataSplits data = OrDie(tmk::LoadDataset(flags["data"]));
-  std::string base_path = BaseModel(work, data);
+  std::string base_path =
+      flags["model"].empty() ? BaseModel(work, data) : fs::absolute(flags["model"]).string();
   torch::jit::Module base = OrDie(tmk::LoadModel(base_path));
-  double epoch = OrDie(tmk::PlainEpochSeconds(base, data.train));
-  std::printf("demo CNN, %lld owner images; one plain fine-tuning epoch: %.2fs\n\n",
-              static_cast<long long>(data.train.size()), epoch);
-  std::printf("%-10s %9s %12s %14s %10s %10s %12s\n", "scheme", "licensees", "embed s/copy",
-              "embed/epoch", "trace s", "load s", "trace/load");
+  std::printf("%s, %lld owner images\n\n", flags["model"].empty() ? "demo CNN" : base_path.c_str(),
+              static_cast<long long>(data.train.size()));
+  std::printf("%-22s %9s %12s %9s %14s %10s %10s %12s %8s %s\n", "run", "licensees", "embed s/copy",
+              "epoch s", "embed/epoch", "trace s", "load s", "trace/load", "queries", "verdict");
 
   tmk::PluginHost plugins;
   if (tmk::Status st = plugins.LoadDirectory(flags["plugins"]); !st.ok()) Die(st);
-  for (const tmk::Scheme* scheme : plugins.schemes()) {
-    const std::string name = scheme->Info().name;
-    std::string run = work + "/runs/" + name;
+  std::vector<std::string> runs = SplitList(flags["runs"]);
+  if (runs.empty()) {
+    for (const tmk::Scheme* scheme : plugins.schemes()) runs.push_back(scheme->Info().name);
+    if (plugins.Find("deepsigns").ok()) runs.push_back("deepsigns+mode=black");
+  }
+  for (const std::string& run_spec : runs) {
+    // SCHEME[+KEY=VALUE...]: a scheme and the settings of this run.
+    std::vector<std::string> parts = SplitList(run_spec, '+');
+    const std::string name = parts.at(0);
+    tmk::SchemeParams settings = {{"seed", "1"}};
+    for (size_t i = 1; i < parts.size(); ++i) {
+      if (tmk::Status st = tmk::ParseSetting(parts[i], &settings); !st.ok()) Die(st);
+    }
+    std::string run = work + "/runs/" + run_spec;
     if (tmk::Status st = tmk::MakeDirs(run); !st.ok()) Die(st);
     auto store = OrDie(tmk::KeyStore::Open(run + "/keystore.db"));
     tmk::ReleaseRequest request;
@@ -93,15 +128,30 @@ int main(int argc, char** argv) {
     request.data_spec = flags["data"];
     request.out_dir = run + "/dist";
     for (int i = 0; i < licensees; ++i) request.licensees.push_back("l" + std::to_string(i));
-    request.settings = {{"seed", "1"}};
+    request.settings = settings;
+    const double epoch = OrDie(tmk::PlainEpochSeconds(base, data.train));
     tmk::ReleaseResult result = OrDie(tmk::ReleaseEngine(store.get(), &plugins).Release(request));
     double embed = 0;
     for (const auto& copy : result.copies) embed += copy.seconds / result.copies.size();
     tmk::TraceReport report =
         OrDie(tmk::TraceEngine(store.get(), &plugins).Trace(result.copies.front().path));
-    std::printf("%-10s %9d %12.2f %14.2f %10.3f %10.3f %12.2f\n", name.c_str(), licensees, embed,
-                embed / epoch, report.seconds, report.load_seconds,
-                report.seconds / report.load_seconds);
+    std::printf("%-22s %9d %12.2f %9.2f %14.2f %10.3f %10.3f %12.2f %8lld %s\n", run_spec.c_str(),
+                licensees, embed, epoch, embed / epoch, report.seconds, report.load_seconds,
+                report.seconds / report.load_seconds, static_cast<long long>(report.queries),
+                report.verdict.c_str());
+    if (OrDie(plugins.Find(name))->Info().black_box) {
+      tmk::testing::InferenceServerOptions serve;
+      serve.model_path = result.copies.front().path;
+      auto server = OrDie(tmk::testing::InferenceServer::Start(serve));
+      tmk::EndpointOptions endpoint;
+      endpoint.url = server->url();
+      endpoint.model = serve.model_name;
+      tmk::TraceReport remote =
+          OrDie(tmk::TraceEngine(store.get(), &plugins).TraceEndpoint(endpoint));
+      std::printf("%-22s %9s %12s %9s %14s %10.3f %10s %12s %8lld %s\n",
+                  (run_spec + "@endpoint").c_str(), "", "", "", "", remote.seconds, "", "",
+                  static_cast<long long>(remote.queries), remote.verdict.c_str());
+    }
   }
   return 0;
 }

@@ -96,9 +96,7 @@ void InlineAncestorCalls(Graph& graph, const ModulePath& module) {
   }
 }
 
-bool IsTensor(const Value* value) {
-  return value->type()->isSubtypeOf(*c10::TensorType::get());
-}
+bool IsTensor(const Value* value) { return value->type()->isSubtypeOf(*c10::TensorType::get()); }
 
 // The call of the submodule's forward whose output is tapped.
 StatusOr<Node*> TappedCall(Graph& graph, const std::string& path) {
@@ -110,8 +108,8 @@ StatusOr<Node*> TappedCall(Graph& graph, const std::string& path) {
   }
   if (calls.size() != 1) {
     return Status::InvalidArgument(
-        "submodule " + path + (calls.empty() ? " is never called by forward"
-                                             : " is called more than once by forward") +
+        "submodule " + path +
+        (calls.empty() ? " is never called by forward" : " is called more than once by forward") +
         "; choose another layer");
   }
   Node* call = calls[0];
@@ -197,8 +195,8 @@ StatusOr<ActivationTap> ActivationTap::Create(const torch::jit::Module& model,
   if (std::find(valid.begin(), valid.end(), path) == valid.end()) {
     std::string names;
     for (const auto& p : valid) names += (names.empty() ? "" : ", ") + p;
-    return Status::InvalidArgument("model has no submodule '" + path + "' (submodules: " +
-                                   (names.empty() ? "none" : names) + ")");
+    return Status::InvalidArgument("model has no submodule '" + path +
+                                   "' (submodules: " + (names.empty() ? "none" : names) + ")");
   }
   if (!model.find_method("forward")) return Status::InvalidArgument("model has no forward method");
   try {

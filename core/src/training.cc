@@ -104,6 +104,15 @@ Status RunEmbeddingLoop(torch::jit::Module& model, const EmbedContext& ctx,
                         const EmbeddingLoopOptions& options,
                         const std::function<torch::Tensor()>& regularizer,
                         const std::function<int()>& bits_with_margin, EmbedReport* report) {
+  BatchLoss batch_loss = [&](const torch::Tensor& x, const torch::Tensor& y) {
+    return CrossEntropy(model, x, y) + regularizer();
+  };
+  return RunEmbeddingLoop(model, ctx, options, batch_loss, bits_with_margin, report);
+}
+
+Status RunEmbeddingLoop(torch::jit::Module& model, const EmbedContext& ctx,
+                        const EmbeddingLoopOptions& options, const BatchLoss& batch_loss,
+                        const std::function<int()>& bits_with_margin, EmbedReport* report) {
   if (!ctx.train || ctx.train->size() == 0) {
     return Status::InvalidArgument("embedding needs the owner's training data");
   }
@@ -117,8 +126,7 @@ Status RunEmbeddingLoop(torch::jit::Module& model, const EmbedContext& ctx,
     model.train();
     sampler.Next(&x, &y);
     optimizer.zero_grad();
-    torch::Tensor loss = CrossEntropy(model, x, y) + regularizer();
-    loss.backward();
+    batch_loss(x, y).backward();
     optimizer.step();
     report->steps = step;
     if (step % options.check_every != 0 && step != options.max_steps) continue;

@@ -71,4 +71,15 @@ Status RunEmbeddingLoop(torch::jit::Module& model, const EmbedContext& ctx,
                         const std::function<torch::Tensor()>& regularizer,
                         const std::function<int()>& bits_with_margin, EmbedReport* report);
 
+// The whole loss of one embedding step on an owner batch (images, labels),
+// cross-entropy included: for schemes that run the model their own way
+// (for example through an ActivationTap) or add inputs of their own.
+using BatchLoss =
+    std::function<torch::Tensor(const torch::Tensor& images, const torch::Tensor& labels)>;
+
+// As above, minimising `batch_loss` instead of CE + regularizer().
+Status RunEmbeddingLoop(torch::jit::Module& model, const EmbedContext& ctx,
+                        const EmbeddingLoopOptions& options, const BatchLoss& batch_loss,
+                        const std::function<int()>& bits_with_margin, EmbedReport* report);
+
 }  // namespace tracemark
