@@ -11,7 +11,7 @@ packages=(
   libtorch-dev libboost-dev libsqlite3-dev libcpp-httplib-dev
   nlohmann-json3-dev prometheus-cpp-dev libgtest-dev libssl-dev zlib1g-dev
   libopenblas0-pthread
-  dataset-fashion-mnist python3-torch python3-numpy
+  dataset-fashion-mnist python3-torch python3-numpy python3-matplotlib
   prometheus
 )
 

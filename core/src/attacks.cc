@@ -117,6 +117,26 @@ Status DistillInto(torch::jit::Module& teacher, torch::jit::Module& student,
   });
 }
 
+Status OverwriteMark(torch::jit::Module& model, const Scheme& scheme, const Dataset& attacker_data,
+                     const Dataset& validation, const OverwriteOptions& options) {
+  if (options.bits <= 0) return Status::InvalidArgument("overwriting needs at least one bit");
+  SchemeParams params;
+  TM_RETURN_IF_ERROR(scheme.ResolveParams(options.params, &params));
+  std::string key;
+  TM_RETURN_IF_ERROR(scheme.Keygen(model, params, options.bits, options.seed, attacker_data, &key));
+  torch::Generator gen = at::detail::createCPUGenerator(options.seed + 1);
+  torch::Tensor draws = torch::randint(0, 2, {options.bits}, gen, torch::kUInt8);
+  std::vector<uint8_t> bits(draws.data_ptr<uint8_t>(), draws.data_ptr<uint8_t>() + options.bits);
+  EmbedContext ctx;
+  ctx.train = &attacker_data;
+  ctx.validation = &validation;
+  ctx.base_accuracy = Accuracy(model, validation);
+  ctx.max_accuracy_drop = options.max_accuracy_drop;
+  ctx.seed = options.seed + 2;
+  EmbedReport report;
+  return scheme.Embed(model, key, bits, ctx, &report).WithContext("the attacker's embedding");
+}
+
 StatusOr<torch::jit::Module> AverageModels(const std::vector<torch::jit::Module>& models) {
   if (models.size() < 2) return Status::InvalidArgument("averaging needs at least 2 models");
   std::string signature = ArchitectureSignature(models[0]);

@@ -58,4 +58,19 @@ torch::jit::Module MakeDemoCnn(uint64_t seed) {
   return net;
 }
 
+torch::jit::Module MakeDemoMlp(uint64_t seed) {
+  torch::Generator gen = at::detail::createCPUGenerator(seed);
+  torch::jit::Module net("DemoMlp");
+  net.register_module("fc1", Linear("Fc1", 28 * 28, 256, gen));
+  net.register_module("fc2", Linear("Fc2", 256, 128, gen));
+  net.register_module("head", Linear("Head", 128, 10, gen));
+  net.define(
+      "def forward(self, x):\n"
+      "    x = torch.relu(self.fc1.forward(torch.flatten(x, 1)))\n"
+      "    x = torch.relu(self.fc2.forward(x))\n"
+      "    return self.head.forward(x)\n");
+  net.eval();
+  return net;
+}
+
 }  // namespace tracemark

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "tracemark/dataset.h"
+#include "tracemark/scheme.h"
 #include "tracemark/status.h"
 
 namespace tracemark {
@@ -59,5 +60,23 @@ Status ShiftWeights(torch::jit::Module& model, const Dataset& attacker_data,
 Status DistillInto(torch::jit::Module& teacher, torch::jit::Module& student,
                    const Dataset& attacker_data, int epochs, double temperature,
                    double learning_rate, uint64_t seed);
+
+struct OverwriteOptions {
+  SchemeParams params;  // the attacker's scheme parameters (defaults when empty)
+  int bits = 64;        // bits of the attacker's own random mark
+  // Accuracy the attacker accepts to lose, in [0, 1], on their validation
+  // data (the embedding loop stops only within it).
+  double max_accuracy_drop = 0.01;
+  uint64_t seed = 0;  // the attacker's key, bits and batch order
+};
+
+// Overwriting: the attacker runs `scheme` on the leaked copy as an owner
+// would — a fresh key from their own seed and data, random bits of their
+// own — hoping the new mark displaces the licensee's. `validation` is the
+// attacker's held-out data for the accuracy budget. The model is changed in
+// place even when the attacker's embedding fails to converge (the returned
+// status says so: FailedPrecondition from the scheme's loop).
+Status OverwriteMark(torch::jit::Module& model, const Scheme& scheme, const Dataset& attacker_data,
+                     const Dataset& validation, const OverwriteOptions& options);
 
 }  // namespace tracemark

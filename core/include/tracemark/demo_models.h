@@ -1,5 +1,5 @@
 // Architectures the project builds itself as TorchScript (no Python): the
-// demo CNN for Fashion-MNIST. Parameters are initialised like PyTorch's
+// demo CNN and MLP for Fashion-MNIST. Parameters are initialised like PyTorch's
 // defaults (U(-1/sqrt(fan_in), 1/sqrt(fan_in))) from `seed`.
 #pragma once
 
@@ -12,5 +12,9 @@ namespace tracemark {
 // conv1(1->16, 3x3) relu maxpool2, conv2(16->32, 3x3) relu maxpool2,
 // fc1(1568->128) relu, fc2(128->10). Input [N, 1, 28, 28].
 torch::jit::Module MakeDemoCnn(uint64_t seed);
+
+// The MLP of tests/python/make_mlp.py built in C++: flatten,
+// fc1(784->256) relu, fc2(256->128) relu, head(128->10).
+torch::jit::Module MakeDemoMlp(uint64_t seed);
 
 }  // namespace tracemark
