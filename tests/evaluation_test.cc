@@ -2,8 +2,9 @@
 // Uchida on the MLP, three licensees, three null models. It checks the
 // harness against attacks with known outcomes — int8 quantization must
 // leave a weight mark traceable, distillation into a freshly initialised
-// student must remove it (the student's weights never carried it) — and
-// that every cell the report reads is filled.
+// student must remove it (the student's weights never carried it),
+// overwriting must move the licensee's bits — and that every cell the
+// report reads is filled.
 #include "evaluation.h"
 
 #include <gtest/gtest.h>
@@ -28,7 +29,7 @@ class EvaluationHarness : public ::testing::Test {
     config.work = dir_->path();
     config.architectures = {"mlp"};
     config.runs = {"uchida"};
-    config.attacks = {"int8", "distill", "average"};
+    config.attacks = {"int8", "distill", "average", "overwrite"};
     config.licensees = 3;
     config.base_epochs = 1;
     config.null_models = 3;
@@ -100,6 +101,18 @@ TEST_F(EvaluationHarness, AveragingNamesNoInnocent) {
   ASSERT_FALSE(row.contains("error")) << row.dump();
   EXPECT_EQ(row.at("parameter"), "2 copies");
   EXPECT_TRUE(row.at("innocent_accused").empty()) << row.dump();
+}
+
+TEST_F(EvaluationHarness, OverwritingEmbedsTheAttackersOwnMark) {
+  const json& row = AttackRow("overwrite");
+  ASSERT_FALSE(row.contains("error")) << row.dump();
+  EXPECT_FALSE(row.contains("attack_note")) << row.dump();  // the attacker's loop converged
+  // A second mark in the same carrier moves the licensee's bits...
+  EXPECT_LT(row.at("bit_accuracy").get<double>(), 1.0);
+  EXPECT_TRUE(row.at("innocent_accused").empty()) << row.dump();
+  // ...within the attacker's accuracy budget of one point.
+  EXPECT_GT(row.at("accuracy").get<double>(),
+            AttackRow("int8").at("accuracy").get<double>() - 0.02);
 }
 
 TEST_F(EvaluationHarness, NullModelsAccuseNobody) {
