@@ -13,4 +13,10 @@ namespace tracemark {
 // fc1(1568->128) relu, fc2(128->10). Input [N, 1, 28, 28].
 torch::jit::Module MakeDemoCnn(uint64_t seed);
 
+// The demo denoiser (tracemark/image_task.h): `layers` 3x3 convolutions
+// (1->c, c->c, ..., c->1, relu between) predicting the noise, which is
+// subtracted from the input: forward(x) = x - net(x). Input and output
+// [N, 1, H, W]. Defaults: 4 layers, 16 channels (7k parameters).
+torch::jit::Module MakeDemoDenoiser(uint64_t seed, int64_t channels = 16, int layers = 4);
+
 }  // namespace tracemark
