@@ -15,6 +15,7 @@
 //
 // usage: bench_schemes [--licensees N] [--data SPEC] [--plugins DIR] [--work DIR]
 //                      [--model FILE] [--runs SCHEME[+KEY=VALUE...],...]
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -106,7 +107,13 @@ int main(int argc, char** argv) {
   if (tmk::Status st = plugins.LoadDirectory(flags["plugins"]); !st.ok()) Die(st);
   std::vector<std::string> runs = SplitList(flags["runs"]);
   if (runs.empty()) {
-    for (const tmk::Scheme* scheme : plugins.schemes()) runs.push_back(scheme->Info().name);
+    // Schemes for classifiers only (image-to-image schemes: bench_barrier).
+    for (const tmk::Scheme* scheme : plugins.schemes()) {
+      const auto& kinds = scheme->Info().model_kinds;
+      if (std::find(kinds.begin(), kinds.end(), "classifier") != kinds.end()) {
+        runs.push_back(scheme->Info().name);
+      }
+    }
     if (plugins.Find("deepsigns").ok()) runs.push_back("deepsigns+mode=black");
   }
   for (const std::string& run_spec : runs) {

@@ -19,10 +19,18 @@ nlohmann::json CopyJson(const CopyResult& c) {
           {"steps", c.steps},       {"seconds", c.seconds}};
 }
 
+// Quality: accuracy in % for classifiers, task PSNR in dB for image-to-image.
+std::string Quality(double value, bool psnr) {
+  char text[32];
+  std::snprintf(text, sizeof text, psnr ? "%6.2fdB" : "%6.2f%%", psnr ? value : 100 * value);
+  return text;
+}
+
 void PrintCopy(const CopyResult& c) {
-  std::printf("  %-16s acc %6.2f%%  bits %4d/%-4d  %5.1fs  %s\n    sha256 %s\n", c.licensee.c_str(),
-              100 * c.accuracy, c.bits_with_margin, c.bits, c.seconds, c.path.c_str(),
-              c.sha256.c_str());
+  const bool psnr = c.model_kind == "image-to-image";
+  std::printf("  %-16s %s %s  bits %4d/%-4d  %5.1fs  %s\n    sha256 %s\n", c.licensee.c_str(),
+              psnr ? "psnr" : "acc", Quality(c.accuracy, psnr).c_str(), c.bits_with_margin, c.bits,
+              c.seconds, c.path.c_str(), c.sha256.c_str());
   std::fflush(stdout);
 }
 
@@ -34,15 +42,18 @@ int PrintReleaseResult(const ReleaseResult& result, bool json) {
                                 {"scheme", result.scheme},
                                 {"code", result.code_family},
                                 {"bits", result.bits},
+                                {"model_kind", result.model_kind},
                                 {"base_accuracy", result.base_accuracy},
                                 {"seconds", result.seconds},
                                 {"copies", copies}}
                      .dump(2)
               << "\n";
   } else {
-    std::printf("release %lld done: %s code, %d bits, base accuracy %.2f%%, %.1fs\n",
+    const bool psnr = result.model_kind == "image-to-image";
+    std::printf("release %lld done: %s code, %d bits, base %s %s, %.1fs\n",
                 static_cast<long long>(result.release_id), result.code_family.c_str(), result.bits,
-                100 * result.base_accuracy, result.seconds);
+                psnr ? "task PSNR" : "accuracy", Quality(result.base_accuracy, psnr).c_str(),
+                result.seconds);
   }
   return kExitOk;
 }

@@ -146,9 +146,13 @@ TEST_F(CliTest, LicenseesAndSchemesAreListed) {
   for (const auto& s : schemes) {
     scheme_names.push_back(s["name"]);
     EXPECT_FALSE(s["params"].empty()) << s["name"];
+    const auto kinds = s["model_kinds"].get<std::vector<std::string>>();
+    EXPECT_EQ(kinds,
+              std::vector<std::string>{s["name"] == "barrier" ? "image-to-image" : "classifier"})
+        << s["name"];
   }
   EXPECT_EQ(scheme_names,
-            (std::vector<std::string>{"deepmarks", "deepsigns", "gradsigns", "uchida"}));
+            (std::vector<std::string>{"barrier", "deepmarks", "deepsigns", "gradsigns", "uchida"}));
 }
 
 TEST_F(CliTest, DuplicateLicenseeIsAnError) {

@@ -14,6 +14,7 @@
 #include "tracemark/dataset.h"
 #include "tracemark/demo_models.h"
 #include "tracemark/file_util.h"
+#include "tracemark/image_task.h"
 #include "tracemark/model.h"
 #include "tracemark/training.h"
 
@@ -73,6 +74,22 @@ std::string CachedDemoCnn(uint64_t seed, const std::string& data, int epochs) {
   options.epochs = epochs;
   options.seed = seed;
   Check(TrainClassifier(model, LoadCached(data).train, options), "training");
+  Check(SaveModel(model, path), "saving");
+  return path;
+}
+
+std::string CachedDemoDenoiser(uint64_t seed, const std::string& data, int epochs, int64_t channels,
+                               int layers) {
+  std::string path = CacheDir() + "/demo-denoiser-seed" + std::to_string(seed) + "-c" +
+                     std::to_string(channels) + "x" + std::to_string(layers) + "-" +
+                     SafeName(fs::path(data).filename().string()) + "-" + std::to_string(epochs) +
+                     "ep.pt";
+  if (fs::exists(path)) return path;
+  torch::jit::Module model = MakeDemoDenoiser(seed, channels, layers);
+  DenoiserTrainOptions options;
+  options.epochs = epochs;
+  options.seed = seed;
+  Check(TrainDenoiser(model, LoadCached(data).train, options), "training");
   Check(SaveModel(model, path), "saving");
   return path;
 }

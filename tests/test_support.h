@@ -32,6 +32,11 @@ std::string CacheDir();  // BUILD/test-cache, created on demand
 // use and then read from CacheDir(). Returns the model's path.
 std::string CachedDemoCnn(uint64_t seed, const std::string& data, int epochs);
 
+// The demo denoiser (MakeDemoDenoiser(seed, channels, layers)) trained for
+// `epochs` on `data` with TrainDenoiser (noise 0.3), cached like the CNN.
+std::string CachedDemoDenoiser(uint64_t seed, const std::string& data, int epochs,
+                               int64_t channels = 16, int layers = 4);
+
 // The MLP of tests/python/make_mlp.py, trained and scripted by Python
 // PyTorch (/usr/bin/python3) on training rows `rows` ("a:b"); cached.
 std::string CachedPythonMlp(uint64_t seed, const std::string& rows, int epochs);

@@ -2,6 +2,7 @@
 
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <cmath>
 #include <string>
 
@@ -69,6 +70,24 @@ torch::jit::Module MakeDemoMlp(uint64_t seed) {
       "    x = torch.relu(self.fc1.forward(torch.flatten(x, 1)))\n"
       "    x = torch.relu(self.fc2.forward(x))\n"
       "    return self.head.forward(x)\n");
+  net.eval();
+  return net;
+}
+
+torch::jit::Module MakeDemoDenoiser(uint64_t seed, int64_t channels, int layers) {
+  torch::Generator gen = at::detail::createCPUGenerator(seed);
+  torch::jit::Module net("DemoDenoiser");
+  layers = std::max(layers, 2);
+  std::string body = "def forward(self, x):\n    h = x\n";
+  for (int i = 0; i < layers; ++i) {
+    const int64_t in = i == 0 ? 1 : channels, out = i == layers - 1 ? 1 : channels;
+    const std::string name = "conv" + std::to_string(i + 1);
+    net.register_module(name, Conv3x3("Conv" + std::to_string(i + 1), in, out, gen));
+    body += "    h = self." + name + ".forward(h)\n";
+    if (i < layers - 1) body += "    h = torch.relu(h)\n";
+  }
+  body += "    return x - h\n";
+  net.define(body);
   net.eval();
   return net;
 }

@@ -119,6 +119,10 @@ const char* const kMigrations[] = {
     "  created_at, finished_at FROM investigations;"
     "DROP TABLE investigations;"
     "ALTER TABLE investigations_v4 RENAME TO investigations;",
+    // 5: model kinds. Releases made before are classifiers; their input
+    // shape was not recorded (traced by architecture only, as before).
+    "ALTER TABLE releases ADD COLUMN model_kind TEXT NOT NULL DEFAULT 'classifier';"
+    "ALTER TABLE releases ADD COLUMN input_shape TEXT NOT NULL DEFAULT '';",
 };
 
 // Column lists shared by every read of a record; each pairs with a Read* below.
@@ -126,7 +130,8 @@ const char kSelectLicensee[] = "SELECT id, name, created_at FROM licensees ";
 const char kSelectRelease[] =
     "SELECT r.id, m.name, r.version, r.scheme, r.params_json, r.code_family, r.code_bits,"
     " r.code_max_colluders, r.code_seed, r.architecture, r.base_sha256, r.base_accuracy,"
-    " r.status, r.failure, r.created_at, r.source_path, r.data_spec, r.accuracy_budget"
+    " r.status, r.failure, r.created_at, r.source_path, r.data_spec, r.accuracy_budget,"
+    " r.model_kind, r.input_shape"
     " FROM releases r JOIN models m ON m.id = r.model_id ";
 const char kSelectToken[] = "SELECT id, role, name, created_at FROM tokens ";
 const char kSelectInvestigation[] =
@@ -324,6 +329,8 @@ ReleaseRecord ReadRelease(const Statement& row) {
   r.source_path = row.Str(15);
   r.data_spec = row.Str(16);
   r.accuracy_budget = row.Real(17);
+  r.model_kind = row.Str(18);
+  r.input_shape = row.Str(19);
   return r;
 }
 
@@ -608,12 +615,14 @@ StatusOr<int64_t> KeyStore::CreateRelease(const ReleaseRecord& release,
       Exec(db_,
            "INSERT INTO releases(model_id, version, scheme, params_json, code_family,"
            " code_bits, code_max_colluders, code_seed, architecture, base_sha256,"
-           " base_accuracy, status, failure, source_path, data_spec, accuracy_budget)"
-           " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+           " base_accuracy, status, failure, source_path, data_spec, accuracy_budget,"
+           " model_kind, input_shape)"
+           " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
            model_id, release.version, release.scheme, release.params_json, release.code_family,
            release.code_bits, release.code_max_colluders, ToInt64(release.code_seed),
            release.architecture, release.base_sha256, release.base_accuracy, release.status,
-           release.failure, release.source_path, release.data_spec, release.accuracy_budget);
+           release.failure, release.source_path, release.data_spec, release.accuracy_budget,
+           release.model_kind, release.input_shape);
   if (st.code() == Status::Code::kAlreadyExists) {
     return Status::AlreadyExists("release " + Printable(release.model) + " version " +
                                  Printable(release.version) + " already exists");

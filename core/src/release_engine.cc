@@ -11,7 +11,9 @@
 #include "tracemark/codes.h"
 #include "tracemark/dataset.h"
 #include "tracemark/file_util.h"
+#include "tracemark/image_task.h"
 #include "tracemark/model.h"
+#include "tracemark/model_kind.h"
 #include "tracemark/scheme_params.h"
 #include "tracemark/stats.h"
 #include "tracemark/training.h"
@@ -51,7 +53,10 @@ struct PreparedRelease {
   const Scheme* scheme = nullptr;
   SchemeParams scheme_params;
   CodebookSpec code_spec;
-  double accuracy_budget = 0;  // fraction
+  double accuracy_budget = 0;  // fraction (classifier) or dB (image-to-image)
+  std::string model_kind;
+  double noise = 0;  // image-to-image: the inputs' noise sigma
+  std::string input_shape;
   uint64_t master_seed = 0;
   torch::jit::Module base;
   DataSplits data;
@@ -75,13 +80,24 @@ StatusOr<PreparedRelease> Prepare(const ReleaseRequest& request, const PluginHos
   TM_ASSIGN_OR_RETURN(prep.scheme, plugins.Find(request.scheme));
 
   // Split the settings: the core's own, then the scheme's.
+  // A setting both declare (`noise`) is the core's and is handed to the
+  // scheme too, so both use one value.
   SchemeParams core_given, scheme_given, core;
+  auto scheme_declares = [&](const std::string& name) {
+    for (const auto& spec : prep.scheme->Info().params) {
+      if (spec.name == name) return true;
+    }
+    return false;
+  };
   for (const auto& [key, value] : request.settings) {
     bool is_core = false;
     for (const auto& spec : CoreSettingSpecs()) is_core |= spec.name == key;
     (is_core ? core_given : scheme_given)[key] = value;
   }
   TM_RETURN_IF_ERROR(FillDefaults(CoreSettingSpecs(), core_given, &core));
+  for (const auto& spec : CoreSettingSpecs()) {
+    if (scheme_declares(spec.name)) scheme_given[spec.name] = core[spec.name];
+  }
   Status scheme_st = prep.scheme->ResolveParams(scheme_given, &prep.scheme_params);
   if (!scheme_st.ok()) {
     std::string core_names;
@@ -94,18 +110,38 @@ StatusOr<PreparedRelease> Prepare(const ReleaseRequest& request, const PluginHos
   TM_ASSIGN_OR_RETURN(int64_t bits, GetInt(core, "bits", 16, 4096));
   TM_ASSIGN_OR_RETURN(int64_t colluders, GetInt(core, "max_colluders", 1, 96));
   TM_ASSIGN_OR_RETURN(double budget, GetDouble(core, "accuracy_budget", 0.0, 100.0));
+  TM_ASSIGN_OR_RETURN(prep.noise, GetDouble(core, "noise", 0.0, 1.0));
+  if (core["kind"] != "auto") TM_RETURN_IF_ERROR(ValidateModelKind(core["kind"]));
   TM_ASSIGN_OR_RETURN(prep.master_seed, MasterSeed(core["seed"]));
   prep.code_spec.users = static_cast<int>(request.licensees.size());
   prep.code_spec.min_bits = static_cast<int>(bits);
   prep.code_spec.max_colluders = static_cast<int>(colluders);
   prep.code_spec.seed = DeriveSeed(prep.master_seed, 1);
-  prep.accuracy_budget = budget / 100.0;
 
   TM_ASSIGN_OR_RETURN(prep.base, LoadModel(request.model_path));
   TM_ASSIGN_OR_RETURN(prep.data, LoadDataset(request.data_spec));
-  TM_RETURN_IF_ERROR(RunForward(prep.base, prep.data.test.images.slice(0, 0, 2))
-                         .status()
-                         .WithContext("model does not fit dataset " + request.data_spec));
+  torch::Tensor sample = prep.data.test.images.slice(0, 0, 1);
+  auto forward = RunForward(prep.base, sample);
+  if (!forward.ok()) {
+    return forward.status().WithContext("model does not fit dataset " + request.data_spec);
+  }
+  const torch::Tensor out = *forward;
+  // The model's kind: learned from its output, unless the release says.
+  if (core["kind"] == "auto") {
+    auto kind = KindOfShapes(sample.sizes(), out.sizes());
+    if (!kind.ok()) {
+      return kind.status().WithContext(
+          "cannot tell the model's kind (set kind=classifier or kind=image-to-image)");
+    }
+    prep.model_kind = *kind;
+  } else {
+    prep.model_kind = core["kind"];
+  }
+  TM_RETURN_IF_ERROR(CheckSchemeFitsKind(prep.scheme->Info(), prep.model_kind,
+                                         "model " + request.model_name, ShapeText(out.sizes())));
+  prep.input_shape = ShapeText(sample.sizes().slice(1));
+  // Classifiers: accuracy points -> fraction; image-to-image: PSNR dB as given.
+  prep.accuracy_budget = prep.model_kind == kClassifierKind ? budget / 100.0 : budget;
   prep.file_name = fs::path(request.model_path).filename().string();
   TM_RETURN_IF_ERROR(MakeDirs(request.out_dir));
   return prep;
@@ -146,7 +182,13 @@ const std::vector<ParamSpec>& CoreSettingSpecs() {
       {"bits", "256", "fingerprint bits per copy (bibd codes round up to whole repeats)"},
       {"code", "auto", "code family: random, bibd, or auto (the scheme's default)"},
       {"max_colluders", "3", "bibd: averaging colluders the code must identify"},
-      {"accuracy_budget", "0.5", "max test-accuracy drop of a copy, in points"},
+      {"accuracy_budget", "0.5",
+       "max quality drop of a copy: test-accuracy points (classifier), task PSNR dB "
+       "(image-to-image)"},
+      {"kind", "auto",
+       "model kind: classifier, image-to-image, or auto (learned from the model's output)"},
+      {"noise", "0.3",
+       "image-to-image: sigma of the Gaussian noise on the inputs (clean images come from --data)"},
       {"seed", "random", "secret master seed (an integer to make a release reproducible)"},
   };
   return specs;
@@ -172,7 +214,14 @@ StatusOr<int64_t> ReleaseEngine::Plan(const ReleaseRequest& request) {
   record.architecture = ArchitectureSignature(prep.base);
   record.source_path = fs::absolute(request.model_path).lexically_normal().string();
   TM_ASSIGN_OR_RETURN(record.base_sha256, Sha256File(record.source_path));
-  record.base_accuracy = Accuracy(prep.base, prep.data.test);
+  if (prep.model_kind == kImageToImageKind) {
+    TM_ASSIGN_OR_RETURN(record.base_accuracy,
+                        TaskPsnr(prep.base, prep.data.test.images, prep.noise));
+  } else {
+    record.base_accuracy = Accuracy(prep.base, prep.data.test);
+  }
+  record.model_kind = prep.model_kind;
+  record.input_shape = prep.input_shape;
   record.data_spec = request.data_spec;
   record.accuracy_budget = prep.accuracy_budget;
   record.status = "embedding";
@@ -217,6 +266,7 @@ StatusOr<ReleaseResult> ReleaseEngine::Run(int64_t release_id, const CopyCallbac
   result.scheme = release.scheme;
   result.code_family = release.code_family;
   result.base_accuracy = release.base_accuracy;
+  result.model_kind = release.model_kind;
   EmbedContext ctx;
   ctx.train = &data->train;
   ctx.validation = &data->test;
@@ -228,6 +278,7 @@ StatusOr<ReleaseResult> ReleaseEngine::Run(int64_t release_id, const CopyCallbac
     copy.licensee = record.licensee;
     copy.path = record.artifact_path;
     copy.bits = result.bits;
+    copy.model_kind = release.model_kind;
     if (record.status == "done") {  // published before an interruption
       copy.sha256 = record.sha256;
       copy.accuracy = record.accuracy;

@@ -2,11 +2,13 @@
 
 #include <algorithm>
 #include <chrono>
+#include <map>
 #include <set>
 
 #include "tracemark/codes.h"
 #include "tracemark/file_util.h"
 #include "tracemark/model.h"
+#include "tracemark/model_kind.h"
 #include "tracemark/stats.h"
 #include "tracemark/suspect.h"
 
@@ -149,7 +151,7 @@ StatusOr<TraceReport> TraceEngine::Trace(const std::string& suspect_path) {
   TM_ASSIGN_OR_RETURN(report.suspect_sha256, Sha256File(suspect_path));
   report.architecture = ArchitectureSignature(model);
   ModelSuspect suspect(&model);
-  TM_RETURN_IF_ERROR(TraceSuspect(suspect, report.architecture, &report));
+  TM_RETURN_IF_ERROR(TraceSuspect(suspect, report.architecture, &report, &model));
   report.queries = suspect.queries();
   report.seconds = SecondsSince(start);
   return report;
@@ -169,7 +171,23 @@ StatusOr<TraceReport> TraceEngine::TraceEndpoint(const EndpointOptions& endpoint
 }
 
 Status TraceEngine::TraceSuspect(Suspect& suspect, const std::string& architecture,
-                                 TraceReport* report) {
+                                 TraceReport* report, torch::jit::Module* model) {
+  // A file's kind per input shape, learned from one zero input (not a query).
+  std::map<std::string, std::string> kinds;
+  auto kind_for = [&](const std::string& shape_text) -> std::string {
+    auto it = kinds.find(shape_text);
+    if (it != kinds.end()) return it->second;
+    std::string kind;  // empty: the model rejects such inputs
+    auto shape = ParseShape(shape_text);
+    if (shape.ok()) {
+      std::vector<int64_t> batch = {1};
+      batch.insert(batch.end(), shape->begin(), shape->end());
+      model->eval();
+      auto detected = DetectModelKind(*model, torch::zeros(batch));
+      if (detected.ok()) kind = *detected;
+    }
+    return kinds[shape_text] = kind;
+  };
   report->threshold = kAccusationPValue;
   TM_ASSIGN_OR_RETURN(std::vector<ReleaseRecord> releases, store_->ListReleases());
   std::vector<TestedRelease> tested;
@@ -181,8 +199,19 @@ Status TraceEngine::TraceSuspect(Suspect& suspect, const std::string& architectu
                               release.version + ", " + release.scheme + ") not tested: " + why);
     };
     auto scheme = plugins_->Find(release.scheme);
-    if (!architecture.empty()) {
-      if (release.architecture != architecture) continue;
+    if (model != nullptr) {
+      // A file: releases of its own architecture; releases of schemes that
+      // read outputs only ("queries") also from any model of the release's
+      // kind and input shape (surrogates have architectures of their own).
+      // A model whose kind cannot be told is still tested against releases
+      // of its own architecture (the scheme reports what does not fit).
+      const bool reads_outputs = scheme.ok() && (*scheme)->Info().access == "queries";
+      const std::string kind = release.input_shape.empty() ? "" : kind_for(release.input_shape);
+      if (release.architecture == architecture) {
+        if (!kind.empty() && kind != release.model_kind) continue;
+      } else if (!reads_outputs || kind != release.model_kind) {
+        continue;
+      }
     } else if (scheme.ok() && !(*scheme)->Info().black_box) {
       continue;  // needs the model file
     }

@@ -17,4 +17,10 @@ torch::jit::Module MakeDemoCnn(uint64_t seed);
 // fc1(784->256) relu, fc2(256->128) relu, head(128->10).
 torch::jit::Module MakeDemoMlp(uint64_t seed);
 
+// The demo denoiser (tracemark/image_task.h): `layers` 3x3 convolutions
+// (1->c, c->c, ..., c->1, relu between) predicting the noise, which is
+// subtracted from the input: forward(x) = x - net(x). Input and output
+// [N, 1, H, W]. Defaults: 4 layers, 16 channels (7k parameters).
+torch::jit::Module MakeDemoDenoiser(uint64_t seed, int64_t channels = 16, int layers = 4);
+
 }  // namespace tracemark

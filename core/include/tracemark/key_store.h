@@ -39,6 +39,8 @@ struct ReleaseRecord {
   uint64_t code_seed = 0;    // secret
   std::string architecture;  // architecture signature of the base model
   std::string base_sha256;
+  // The base model's quality: test accuracy in [0, 1] for classifiers,
+  // task PSNR in dB for image-to-image models (tracemark/image_task.h).
   double base_accuracy = 0;
   std::string status;
   std::string failure;
@@ -46,7 +48,11 @@ struct ReleaseRecord {
   // What resuming the release needs (schema 2):
   std::string source_path;     // the base model file
   std::string data_spec;       // the owner's dataset
-  double accuracy_budget = 0;  // max accuracy drop of a copy, as a fraction
+  double accuracy_budget = 0;  // max quality drop of a copy: a fraction, or dB (image-to-image)
+  // Model kinds (schema 5): "classifier" or "image-to-image", and the shape
+  // of one input sample, e.g. "[1, 28, 28]" (empty for older releases).
+  std::string model_kind = "classifier";
+  std::string input_shape;
 };
 
 // One licensee's copy in a release. Status "pending" until its artifact is

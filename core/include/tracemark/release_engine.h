@@ -46,11 +46,12 @@ struct CopyResult {
   std::string licensee;
   std::string path;
   std::string sha256;
-  double accuracy = 0;  // test accuracy in [0, 1]
+  double accuracy = 0;  // test accuracy in [0, 1]; task PSNR in dB for image-to-image
   int bits = 0;
   int bits_with_margin = 0;
   int steps = 0;
   double seconds = 0;
+  std::string model_kind;  // the release's
 };
 
 struct ReleaseResult {
@@ -58,13 +59,20 @@ struct ReleaseResult {
   std::string scheme;
   std::string code_family;
   int bits = 0;
-  double base_accuracy = 0;
+  double base_accuracy = 0;  // as CopyResult::accuracy
+  std::string model_kind;    // "classifier" or "image-to-image"
   std::vector<CopyResult> copies;
   double seconds = 0;
 };
 
 // The release settings the core itself consumes (the rest go to the scheme):
-// bits, code, max_colluders, accuracy_budget (points), seed.
+// bits, code, max_colluders, accuracy_budget (points, or dB for
+// image-to-image models), kind, noise, seed. The model's kind is learned
+// from its output on one sample (tracemark/model_kind.h) unless `kind` says;
+// Plan refuses a scheme whose Info().model_kinds lacks it. The quality of
+// image-to-image models is task PSNR on noisy test images (noise sigma
+// `noise`, tracemark/image_task.h) instead of accuracy. A core setting the
+// scheme also declares (barrier's `noise`) is passed to the scheme as well.
 const std::vector<ParamSpec>& CoreSettingSpecs();
 
 class ReleaseEngine {

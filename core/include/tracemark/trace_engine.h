@@ -2,8 +2,13 @@
 //
 // A suspect is a TorchScript file or a deployed endpoint speaking the Open
 // Inference Protocol v2 (tracemark/inference_client.h). A file is tested
-// against every release whose base architecture signature equals its own;
-// an endpoint against every release whose scheme can extract from queries.
+// against every release whose base architecture signature equals its own
+// and, for schemes that read outputs only (Info().access "queries", e.g.
+// barrier), against every release of its kind (tracemark/model_kind.h, run
+// on one zero input of the release's input shape), whatever its
+// architecture; never against a release of another kind. An endpoint is
+// tested against every release whose scheme can extract from queries (the
+// scheme refuses answers of the wrong shape).
 // Per release, the scheme either extracts soft bits that the core compares
 // with the copies' codes (tracemark/stats.h: random codes test each licensee
 // individually, BIBD codes name the decoded coalition), or — for copies with
@@ -28,6 +33,11 @@
 namespace tracemark {
 
 class Suspect;
+}  // namespace tracemark
+namespace torch::jit {
+struct Module;
+}  // namespace torch::jit
+namespace tracemark {
 
 class TraceEngine {
  public:
@@ -43,8 +53,10 @@ class TraceEngine {
 
  private:
   // Tests `suspect` against the releases `architecture` selects (empty:
-  // every release whose scheme works from queries) and decides.
-  Status TraceSuspect(Suspect& suspect, const std::string& architecture, TraceReport* report);
+  // every release whose scheme works from queries) and decides. `model`
+  // (the suspect's file, null for endpoints) tells the suspect's kind.
+  Status TraceSuspect(Suspect& suspect, const std::string& architecture, TraceReport* report,
+                      torch::jit::Module* model = nullptr);
 
   KeyStore* store_;
   const PluginHost* plugins_;
