@@ -26,6 +26,7 @@
 #include <sstream>
 
 #include "inference_server.h"
+#include "tracemark/attacks.h"
 #include "tracemark/dataset.h"
 #include "tracemark/demo_models.h"
 #include "tracemark/file_util.h"
@@ -62,29 +63,6 @@ T OrDie(tmk::StatusOr<T> value) {
 
 void Check(const tmk::Status& st) {
   if (!st.ok()) Die(st);
-}
-
-// The attacker's architecture (as in tests/barrier_test.cc): 5x5, dilated
-// 3x3, 3x3, 1x1; no residual.
-torch::jit::Module MakeAttacker(uint64_t seed) {
-  torch::manual_seed(seed);
-  torch::jit::Module m("AttackerSurrogate");
-  auto conv = [&](const std::string& name, int64_t in, int64_t out, int64_t k) {
-    const double bound = 1.0 / std::sqrt(static_cast<double>(in * k * k));
-    m.register_parameter(name + "_w", (torch::rand({out, in, k, k}) * 2 - 1) * bound, false);
-    m.register_parameter(name + "_b", (torch::rand({out}) * 2 - 1) * bound, false);
-  };
-  conv("a", 1, 32, 5);
-  conv("b", 32, 32, 3);
-  conv("c", 32, 32, 3);
-  conv("d", 32, 1, 1);
-  m.define(
-      "def forward(self, x):\n"
-      "    h = torch.relu(torch.conv2d(x, self.a_w, self.a_b, [1, 1], [2, 2]))\n"
-      "    h = torch.relu(torch.conv2d(h, self.b_w, self.b_b, [1, 1], [2, 2], [2, 2]))\n"
-      "    h = torch.relu(torch.conv2d(h, self.c_w, self.c_b, [1, 1], [1, 1]))\n"
-      "    return torch.conv2d(h, self.d_w, self.d_b, [1, 1], [0, 0])\n");
-  return m;
 }
 
 struct Traced {
@@ -206,26 +184,17 @@ int main(int argc, char** argv) {
   tmk::DataSplits attacker_data =
       OrDie(tmk::LoadDataset("/usr/share/datasets/fashion-mnist[40000:50000]"));
   const torch::Tensor inputs = tmk::AddNoise(attacker_data.train.images, tmk::kDefaultNoise, 4242);
-  const torch::Tensor targets = OrDie(tmk::RunBatched(copy, inputs));
   const double copy_psnr = OrDie(tmk::TaskPsnr(copy, clean, tmk::kDefaultNoise));
-  torch::jit::Module attacker = MakeAttacker(99);
-  torch::optim::Adam opt(tmk::TrainableParameters(attacker), torch::optim::AdamOptions(2e-3));
-  torch::Generator gen = at::detail::createCPUGenerator(99);
+  torch::jit::Module attacker = tmk::MakeAttackerSurrogate(99);
+  tmk::SurrogateOptions options;
+  options.max_epochs = 10;
+  options.seed = 99;
   double attacker_psnr = 0;
-  int epochs = 0;
-  for (; epochs < 10 && attacker_psnr < copy_psnr - 0.1; ++epochs) {
-    attacker.train();
-    torch::Tensor order = torch::randperm(inputs.size(0), gen);
-    for (int64_t i = 0; i < inputs.size(0); i += 64) {
-      torch::Tensor idx = order.slice(0, i, i + 64);
-      torch::Tensor out = attacker.forward({inputs.index_select(0, idx)}).toTensor();
-      torch::Tensor loss = torch::mse_loss(out, targets.index_select(0, idx));
-      opt.zero_grad();
-      loss.backward();
-      opt.step();
-    }
-    attacker_psnr = OrDie(tmk::TaskPsnr(attacker, clean, tmk::kDefaultNoise));
-  }
+  const int epochs =
+      OrDie(tmk::ExtractSurrogate(copy, attacker, inputs, options, [&](torch::jit::Module& m) {
+        attacker_psnr = OrDie(tmk::TaskPsnr(m, clean, tmk::kDefaultNoise));
+        return attacker_psnr >= copy_psnr - 0.1;
+      }));
   const std::string attacker_path = work + "/runs/attacker.pt";
   Check(tmk::SaveModel(attacker, attacker_path));
   std::printf(

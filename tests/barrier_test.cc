@@ -15,6 +15,7 @@
 
 #include "inference_server.h"
 #include "test_support.h"
+#include "tracemark/attacks.h"
 #include "tracemark/dataset.h"
 #include "tracemark/demo_models.h"
 #include "tracemark/image_task.h"
@@ -64,31 +65,6 @@ constexpr double kNoise = 0.3;
 constexpr int64_t kQualityRows = 2000;
 // The attacker stops once its task PSNR is within this of the copy's.
 constexpr double kAttackerTolerance = 0.1;
-
-// The attacker's surrogate: conv 5x5 (1->32), a dilated 3x3 (dilation 2),
-// conv 3x3, then a 1x1 to the image, no residual connection — unlike the
-// demo denoiser (3x3 stack, residual) and the barrier's stage-2 surrogates
-// (plain 5x5/3x3 stack, one-level U-Net).
-torch::jit::Module MakeAttackerSurrogate(uint64_t seed) {
-  torch::manual_seed(seed);
-  torch::jit::Module m("AttackerSurrogate");
-  auto conv = [&](const std::string& name, int64_t in, int64_t out, int64_t k) {
-    const double bound = 1.0 / std::sqrt(static_cast<double>(in * k * k));
-    m.register_parameter(name + "_w", (torch::rand({out, in, k, k}) * 2 - 1) * bound, false);
-    m.register_parameter(name + "_b", (torch::rand({out}) * 2 - 1) * bound, false);
-  };
-  conv("a", 1, 32, 5);
-  conv("b", 32, 32, 3);
-  conv("c", 32, 32, 3);
-  conv("d", 32, 1, 1);
-  m.define(
-      "def forward(self, x):\n"
-      "    h = torch.relu(torch.conv2d(x, self.a_w, self.a_b, [1, 1], [2, 2]))\n"
-      "    h = torch.relu(torch.conv2d(h, self.b_w, self.b_b, [1, 1], [2, 2], [2, 2]))\n"
-      "    h = torch.relu(torch.conv2d(h, self.c_w, self.c_b, [1, 1], [1, 1]))\n"
-      "    return torch.conv2d(h, self.d_w, self.d_b, [1, 1], [0, 0])\n");
-  return m;
-}
 
 class BarrierTest : public ::testing::Test {
  protected:
@@ -235,30 +211,22 @@ TEST_F(BarrierTest, AttackerSurrogateOfAnotherArchitectureIsTracedToTheCopysLice
   torch::jit::Module copy = OrThrow(LoadModel(Copy("globex")), "copy");
   const torch::Tensor clean = Fashion(AttackerData()).train.images;
   const torch::Tensor inputs = AddNoise(clean, kNoise, /*seed=*/4242);
-  const torch::Tensor targets = OrThrow(RunBatched(copy, inputs), "copy answers");
   const torch::Tensor test_clean = Fashion(FashionMnist()).test.images.slice(0, 0, kQualityRows);
   const double copy_psnr = OrThrow(TaskPsnr(copy, test_clean, kNoise), "copy quality");
 
   torch::jit::Module surrogate = MakeAttackerSurrogate(99);
-  torch::optim::Adam opt(TrainableParameters(surrogate), torch::optim::AdamOptions(2e-3));
-  torch::Generator gen = at::detail::createCPUGenerator(99);
+  SurrogateOptions options;
+  options.seed = 99;
   double surrogate_psnr = 0;
-  int epochs = 0;
-  for (; epochs < 8 && surrogate_psnr < copy_psnr - kAttackerTolerance; ++epochs) {
-    surrogate.train();
-    torch::Tensor order = torch::randperm(inputs.size(0), gen);
-    for (int64_t i = 0; i < inputs.size(0); i += 64) {
-      torch::Tensor idx = order.slice(0, i, i + 64);
-      torch::Tensor out = surrogate.forward({inputs.index_select(0, idx)}).toTensor();
-      torch::Tensor loss = torch::mse_loss(out, targets.index_select(0, idx));
-      opt.zero_grad();
-      loss.backward();
-      opt.step();
-    }
-    surrogate_psnr = OrThrow(TaskPsnr(surrogate, test_clean, kNoise), "surrogate quality");
-    std::printf("attacker epoch %d: task PSNR %.2f dB (copy %.2f dB)\n", epochs + 1, surrogate_psnr,
-                copy_psnr);
-  }
+  const int epochs = OrThrow(
+      ExtractSurrogate(copy, surrogate, inputs, options,
+                       [&](torch::jit::Module& m) {
+                         surrogate_psnr = OrThrow(TaskPsnr(m, test_clean, kNoise), "quality");
+                         std::printf("attacker: task PSNR %.2f dB (copy %.2f dB)\n", surrogate_psnr,
+                                     copy_psnr);
+                         return surrogate_psnr >= copy_psnr - kAttackerTolerance;
+                       }),
+      "surrogate");
   std::printf("attacker trained %d epochs on %lld pairs in %.1fs\n", epochs,
               static_cast<long long>(inputs.size(0)), SecondsSince(start));
   RecordProperty("attacker_task_psnr_db", std::to_string(surrogate_psnr));

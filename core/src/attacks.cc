@@ -2,6 +2,7 @@
 
 #include <torch/torch.h>
 
+#include "tracemark/image_task.h"
 #include "tracemark/model.h"
 #include "tracemark/training.h"
 
@@ -155,6 +156,36 @@ StatusOr<torch::jit::Module> AverageModels(const std::vector<torch::jit::Module>
   }
   for (auto& t : target) t.div_(static_cast<double>(models.size()));
   return average;
+}
+
+StatusOr<int> ExtractSurrogate(torch::jit::Module& victim, torch::jit::Module& surrogate,
+                               const torch::Tensor& inputs, const SurrogateOptions& options,
+                               const std::function<bool(torch::jit::Module&)>& good_enough) {
+  TM_ASSIGN_OR_RETURN(torch::Tensor targets, RunBatched(victim, inputs));
+  int epochs = 0;
+  Status st = GuardedCall("surrogate training", [&]() -> Status {
+    torch::optim::Adam optimizer(TrainableParameters(surrogate),
+                                 torch::optim::AdamOptions(options.learning_rate));
+    torch::Generator gen = at::detail::createCPUGenerator(options.seed);
+    while (epochs < options.max_epochs) {
+      surrogate.train();
+      torch::Tensor order = torch::randperm(inputs.size(0), gen);
+      for (int64_t i = 0; i < inputs.size(0); i += options.batch_size) {
+        torch::Tensor idx = order.slice(0, i, i + options.batch_size);
+        torch::Tensor out = surrogate.forward({inputs.index_select(0, idx)}).toTensor();
+        torch::Tensor loss = torch::mse_loss(out, targets.index_select(0, idx));
+        optimizer.zero_grad();
+        loss.backward();
+        optimizer.step();
+      }
+      surrogate.eval();
+      ++epochs;
+      if (good_enough(surrogate)) break;
+    }
+    return Status::Ok();
+  });
+  if (!st.ok()) return st;
+  return epochs;
 }
 
 }  // namespace tracemark

@@ -92,4 +92,25 @@ torch::jit::Module MakeDemoDenoiser(uint64_t seed, int64_t channels, int layers)
   return net;
 }
 
+torch::jit::Module MakeAttackerSurrogate(uint64_t seed) {
+  torch::manual_seed(seed);
+  torch::jit::Module m("AttackerSurrogate");
+  auto conv = [&](const std::string& name, int64_t in, int64_t out, int64_t k) {
+    const double bound = 1.0 / std::sqrt(static_cast<double>(in * k * k));
+    m.register_parameter(name + "_w", (torch::rand({out, in, k, k}) * 2 - 1) * bound, false);
+    m.register_parameter(name + "_b", (torch::rand({out}) * 2 - 1) * bound, false);
+  };
+  conv("a", 1, 32, 5);
+  conv("b", 32, 32, 3);
+  conv("c", 32, 32, 3);
+  conv("d", 32, 1, 1);
+  m.define(
+      "def forward(self, x):\n"
+      "    h = torch.relu(torch.conv2d(x, self.a_w, self.a_b, [1, 1], [2, 2]))\n"
+      "    h = torch.relu(torch.conv2d(h, self.b_w, self.b_b, [1, 1], [2, 2], [2, 2]))\n"
+      "    h = torch.relu(torch.conv2d(h, self.c_w, self.c_b, [1, 1], [1, 1]))\n"
+      "    return torch.conv2d(h, self.d_w, self.d_b, [1, 1], [0, 0])\n");
+  return m;
+}
+
 }  // namespace tracemark

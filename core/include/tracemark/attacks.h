@@ -5,6 +5,7 @@
 
 #include <torch/script.h>
 
+#include <functional>
 #include <vector>
 
 #include "tracemark/dataset.h"
@@ -78,5 +79,22 @@ struct OverwriteOptions {
 // status says so: FailedPrecondition from the scheme's loop).
 Status OverwriteMark(torch::jit::Module& model, const Scheme& scheme, const Dataset& attacker_data,
                      const Dataset& validation, const OverwriteOptions& options);
+
+struct SurrogateOptions {
+  int max_epochs = 8;
+  int64_t batch_size = 64;
+  double learning_rate = 2e-3;  // Adam
+  uint64_t seed = 0;            // batch order
+};
+
+// Model extraction of an image-to-image model: queries `victim` once on
+// the attacker's `inputs` and fits `surrogate` (any architecture with the
+// same input and output layout, initialised by the caller) to the answers
+// with MSE, epoch after epoch, until `good_enough(surrogate)` holds after
+// an epoch or max_epochs have run. Returns the epochs run; InvalidArgument
+// when either model rejects the inputs.
+StatusOr<int> ExtractSurrogate(torch::jit::Module& victim, torch::jit::Module& surrogate,
+                               const torch::Tensor& inputs, const SurrogateOptions& options,
+                               const std::function<bool(torch::jit::Module&)>& good_enough);
 
 }  // namespace tracemark

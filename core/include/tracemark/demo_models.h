@@ -23,4 +23,10 @@ torch::jit::Module MakeDemoMlp(uint64_t seed);
 // [N, 1, H, W]. Defaults: 4 layers, 16 channels (7k parameters).
 torch::jit::Module MakeDemoDenoiser(uint64_t seed, int64_t channels = 16, int layers = 4);
 
+// An attacker's image-to-image surrogate, unlike the demo denoiser (3x3
+// stack, residual) and the barrier's stage-2 surrogates: conv 5x5 (1->32),
+// a dilated 3x3 (dilation 2), conv 3x3, then a 1x1 to the image, no
+// residual. Initialised from LibTorch's global generator seeded with `seed`.
+torch::jit::Module MakeAttackerSurrogate(uint64_t seed);
+
 }  // namespace tracemark
