@@ -19,19 +19,6 @@ double Psnr(const torch::Tensor& a, const torch::Tensor& b) {
   return mse > 0 ? 10 * std::log10(1 / mse) : 100.0;
 }
 
-StatusOr<torch::Tensor> RunBatched(torch::jit::Module& model, const torch::Tensor& inputs,
-                                   int64_t batch) {
-  torch::NoGradGuard no_grad;
-  model.eval();
-  std::vector<torch::Tensor> parts;
-  for (int64_t i = 0; i < inputs.size(0); i += batch) {
-    TM_ASSIGN_OR_RETURN(torch::Tensor out, RunForward(model, inputs.slice(0, i, i + batch)));
-    parts.push_back(out);
-  }
-  if (parts.empty()) return Status::InvalidArgument("no inputs");
-  return torch::cat(parts);
-}
-
 StatusOr<double> TaskPsnr(torch::jit::Module& model, const torch::Tensor& clean, double sigma,
                           uint64_t seed, int64_t limit) {
   torch::Tensor x = limit > 0 ? clean.slice(0, 0, limit) : clean;

@@ -95,4 +95,17 @@ StatusOr<torch::Tensor> RunForward(torch::jit::Module& model, const torch::Tenso
   return out.toTensor();
 }
 
+StatusOr<torch::Tensor> RunBatched(torch::jit::Module& model, const torch::Tensor& inputs,
+                                   int64_t batch) {
+  torch::NoGradGuard no_grad;
+  model.eval();
+  std::vector<torch::Tensor> parts;
+  for (int64_t i = 0; i < inputs.size(0); i += batch) {
+    TM_ASSIGN_OR_RETURN(torch::Tensor out, RunForward(model, inputs.slice(0, i, i + batch)));
+    parts.push_back(out);
+  }
+  if (parts.empty()) return Status::InvalidArgument("no inputs");
+  return torch::cat(parts);
+}
+
 }  // namespace tracemark

@@ -165,18 +165,6 @@ StatusOr<Settings> ReadSettings(const KeyBlob& key) {
 
 torch::Generator MakeGenerator(uint64_t seed) { return at::detail::createCPUGenerator(seed); }
 
-// Runs `model` (eval mode, no gradients) on `inputs` in chunks.
-StatusOr<torch::Tensor> Logits(torch::jit::Module& model, const torch::Tensor& inputs) {
-  torch::NoGradGuard no_grad;
-  model.eval();
-  std::vector<torch::Tensor> chunks;
-  for (int64_t i = 0; i < inputs.size(0); i += kEvalBatch) {
-    TM_ASSIGN_OR_RETURN(torch::Tensor out, RunForward(model, inputs.slice(0, i, i + kEvalBatch)));
-    chunks.push_back(out);
-  }
-  return torch::cat(chunks);
-}
-
 void ThrowIfError(const Status& status) {
   if (!status.ok()) throw std::runtime_error(status.message());
 }
@@ -454,7 +442,8 @@ Status BlackKeygen(const torch::jit::Module& base, const Dataset& train, KeyBlob
     return Status::InvalidArgument("deepsigns black-box keygen needs the owner's training data");
   }
   torch::jit::Module model = CloneModel(base);
-  TM_ASSIGN_OR_RETURN(torch::Tensor logits, Logits(model, train.images.slice(0, 0, 2)));
+  TM_ASSIGN_OR_RETURN(torch::Tensor logits,
+                      RunBatched(model, train.images.slice(0, 0, 2), kEvalBatch));
   if (logits.dim() != 2 || logits.size(1) < 3) {
     return Status::FailedPrecondition(
         "deepsigns black-box needs a classifier with at least 3 classes");
@@ -473,7 +462,7 @@ Status BlackEmbed(torch::jit::Module& model, const KeyBlob& blob, const Settings
   const int64_t candidates = static_cast<int64_t>(std::ceil(s.keys * kCandidatesPerKey));
   torch::Tensor inputs = NoiseInputs(candidates, example, gen);
   // A random label among the classes the unmarked model does not predict.
-  TM_ASSIGN_OR_RETURN(torch::Tensor base_logits, Logits(model, inputs));
+  TM_ASSIGN_OR_RETURN(torch::Tensor base_logits, RunBatched(model, inputs, kEvalBatch));
   if (base_logits.size(1) != classes) {
     return Status::FailedPrecondition("model has " + std::to_string(base_logits.size(1)) +
                                       " classes, the key " + std::to_string(classes));
@@ -493,7 +482,7 @@ Status BlackEmbed(torch::jit::Module& model, const KeyBlob& blob, const Settings
   };
   torch::Tensor kept;
   auto keys_with_margin = [&] {
-    auto logits = Logits(model, inputs);
+    auto logits = RunBatched(model, inputs, kEvalBatch);
     ThrowIfError(logits.status());
     kept = LabelMargins(*logits, labels).ge(s.key_margin);
     return static_cast<int>(std::min<int64_t>(kept.sum().item<int64_t>(), s.keys));

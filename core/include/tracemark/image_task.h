@@ -29,11 +29,6 @@ torch::Tensor AddNoise(const torch::Tensor& clean, double sigma, uint64_t seed);
 // 10 log10(1 / MSE(a, b)) over all elements; 100 when they are equal.
 double Psnr(const torch::Tensor& a, const torch::Tensor& b);
 
-// Runs `model` over `inputs` in eval mode without gradients, in batches of
-// `batch` rows. InvalidArgument when the model rejects the input.
-StatusOr<torch::Tensor> RunBatched(torch::jit::Module& model, const torch::Tensor& inputs,
-                                   int64_t batch = 500);
-
 // The task quality: PSNR of model(AddNoise(clean, sigma, seed)) against
 // clean, over at most `limit` rows of `clean` (all when limit <= 0).
 StatusOr<double> TaskPsnr(torch::jit::Module& model, const torch::Tensor& clean, double sigma,

@@ -41,4 +41,10 @@ StatusOr<torch::Tensor> FindParameter(const torch::jit::Module& model, const std
 // model rejects the input or returns something other than one tensor.
 StatusOr<torch::Tensor> RunForward(torch::jit::Module& model, const torch::Tensor& x);
 
+// Runs `model` over `inputs` in eval mode without gradients, in batches of
+// `batch` rows, and concatenates the outputs. InvalidArgument when the
+// model rejects the input or there are no inputs.
+StatusOr<torch::Tensor> RunBatched(torch::jit::Module& model, const torch::Tensor& inputs,
+                                   int64_t batch = 500);
+
 }  // namespace tracemark
