@@ -25,6 +25,7 @@
 #include <map>
 #include <sstream>
 
+#include "bench_util.h"
 #include "inference_server.h"
 #include "tracemark/attacks.h"
 #include "tracemark/dataset.h"
@@ -40,6 +41,9 @@
 #include "tracemark/training.h"
 
 namespace tmk = tracemark;
+using tmk::bench::Check;
+using tmk::bench::OrDie;
+using tmk::bench::ParseFlags;
 namespace fs = std::filesystem;
 
 namespace {
@@ -48,21 +52,6 @@ using Clock = std::chrono::steady_clock;
 
 double SecondsSince(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
-}
-
-[[noreturn]] void Die(const tmk::Status& status) {
-  std::fprintf(stderr, "bench_barrier: %s\n", status.message().c_str());
-  std::exit(1);
-}
-
-template <typename T>
-T OrDie(tmk::StatusOr<T> value) {
-  if (!value.ok()) Die(value.status());
-  return std::move(value).value();
-}
-
-void Check(const tmk::Status& st) {
-  if (!st.ok()) Die(st);
 }
 
 struct Traced {
@@ -98,12 +87,7 @@ int main(int argc, char** argv) {
       {"work", "bench-barrier-work"},
       {"bits", "64"},
       {"settings", ""}};
-  for (int i = 1; i + 1 < argc; i += 2) {
-    std::string flag = std::string(argv[i]).substr(2);
-    if (!flags.count(flag))
-      Die(tmk::Status::InvalidArgument("unknown flag " + std::string(argv[i])));
-    flags[flag] = argv[i + 1];
-  }
+  ParseFlags(argc, argv, &flags);
   const int licensees = std::stoi(flags["licensees"]);
   const std::string work = fs::absolute(flags["work"]).string();
   fs::remove_all(work + "/runs");

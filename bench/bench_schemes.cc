@@ -20,8 +20,8 @@
 #include <cstdio>
 #include <filesystem>
 #include <map>
-#include <sstream>
 
+#include "bench_util.h"
 #include "inference_server.h"
 #include "tracemark/dataset.h"
 #include "tracemark/demo_models.h"
@@ -35,20 +35,13 @@
 #include "tracemark/training.h"
 
 namespace tmk = tracemark;
+using tmk::bench::Check;
+using tmk::bench::OrDie;
+using tmk::bench::ParseFlags;
+using tmk::bench::Split;
 namespace fs = std::filesystem;
 
 namespace {
-
-[[noreturn]] void Die(const tmk::Status& status) {
-  std::fprintf(stderr, "bench_schemes: %s\n", status.message().c_str());
-  std::exit(1);
-}
-
-template <typename T>
-T OrDie(tmk::StatusOr<T> value) {
-  if (!value.ok()) Die(value.status());
-  return std::move(value).value();
-}
 
 // Trains the demo CNN once and keeps it under the work directory.
 std::string BaseModel(const std::string& work, const tmk::DataSplits& data) {
@@ -57,20 +50,9 @@ std::string BaseModel(const std::string& work, const tmk::DataSplits& data) {
   torch::jit::Module model = tmk::MakeDemoCnn(0);
   tmk::TrainOptions options;
   options.epochs = 2;
-  tmk::Status st = tmk::TrainClassifier(model, data.train, options);
-  if (!st.ok()) Die(st);
-  st = tmk::SaveModel(model, path);
-  if (!st.ok()) Die(st);
+  Check(tmk::TrainClassifier(model, data.train, options));
+  Check(tmk::SaveModel(model, path));
   return path;
-}
-
-std::vector<std::string> SplitList(const std::string& text, char separator = ',') {
-  std::vector<std::string> items;
-  std::stringstream in(text);
-  for (std::string item; std::getline(in, item, separator);) {
-    if (!item.empty()) items.push_back(item);
-  }
-  return items;
 }
 
 }  // namespace
@@ -83,16 +65,11 @@ int main(int argc, char** argv) {
       {"work", "bench-work"},
       {"model", ""},
       {"runs", ""}};
-  for (int i = 1; i + 1 < argc; i += 2) {
-    std::string flag = std::string(argv[i]).substr(2);
-    if (!flags.count(flag))
-      Die(tmk::Status::InvalidArgument("unknown flag " + std::string(argv[i])));
-    flags[flag] = argv[i + 1];
-  }
+  ParseFlags(argc, argv, &flags);
   const int licensees = std::stoi(flags["licensees"]);
   std::string work = fs::absolute(flags["work"]).string();
   fs::remove_all(work + "/runs");
-  if (tmk::Status st = tmk::MakeDirs(work + "/runs"); !st.ok()) Die(st);
+  Check(tmk::MakeDirs(work + "/runs"));
 
   tmk::DataSplits data = OrDie(tmk::LoadDataset(flags["data"]));
   std::string base_path =
@@ -104,8 +81,8 @@ int main(int argc, char** argv) {
               "epoch s", "embed/epoch", "trace s", "load s", "trace/load", "queries", "verdict");
 
   tmk::PluginHost plugins;
-  if (tmk::Status st = plugins.LoadDirectory(flags["plugins"]); !st.ok()) Die(st);
-  std::vector<std::string> runs = SplitList(flags["runs"]);
+  Check(plugins.LoadDirectory(flags["plugins"]));
+  std::vector<std::string> runs = Split(flags["runs"]);
   if (runs.empty()) {
     // Schemes for classifiers only (image-to-image schemes: bench_barrier).
     for (const tmk::Scheme* scheme : plugins.schemes()) {
@@ -118,14 +95,14 @@ int main(int argc, char** argv) {
   }
   for (const std::string& run_spec : runs) {
     // SCHEME[+KEY=VALUE...]: a scheme and the settings of this run.
-    std::vector<std::string> parts = SplitList(run_spec, '+');
+    std::vector<std::string> parts = Split(run_spec, '+');
     const std::string name = parts.at(0);
     tmk::SchemeParams settings = {{"seed", "1"}};
     for (size_t i = 1; i < parts.size(); ++i) {
-      if (tmk::Status st = tmk::ParseSetting(parts[i], &settings); !st.ok()) Die(st);
+      Check(tmk::ParseSetting(parts[i], &settings));
     }
     std::string run = work + "/runs/" + run_spec;
-    if (tmk::Status st = tmk::MakeDirs(run); !st.ok()) Die(st);
+    Check(tmk::MakeDirs(run));
     auto store = OrDie(tmk::KeyStore::Open(run + "/keystore.db"));
     tmk::ReleaseRequest request;
     request.model_path = base_path;

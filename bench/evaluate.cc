@@ -15,12 +15,13 @@
 #include <ctime>
 #include <fstream>
 #include <map>
-#include <sstream>
 
+#include "bench_util.h"
 #include "evaluation.h"
 #include "tracemark/plugin_host.h"
 
 namespace ev = tracemark::evaluation;
+using tracemark::bench::Split;
 
 namespace {
 
@@ -29,19 +30,10 @@ namespace {
   std::exit(1);
 }
 
-std::vector<std::string> List(const std::string& text) {
-  std::vector<std::string> items;
-  std::stringstream in(text);
-  for (std::string item; std::getline(in, item, ',');) {
-    if (!item.empty()) items.push_back(item);
-  }
-  return items;
-}
-
 template <typename T>
 std::vector<T> Numbers(const std::string& text) {
   std::vector<T> numbers;
-  for (const std::string& item : List(text)) {
+  for (const std::string& item : Split(text)) {
     try {
       numbers.push_back(static_cast<T>(std::stod(item)));
     } catch (const std::exception&) {
@@ -65,9 +57,9 @@ int main(int argc, char** argv) {
       {"plugins", [](ev::Config& c, const std::string& v) { c.plugins = v; }},
       {"work", [](ev::Config& c, const std::string& v) { c.work = v; }},
       {"data", [](ev::Config& c, const std::string& v) { c.data = v; }},
-      {"architectures", [](ev::Config& c, const std::string& v) { c.architectures = List(v); }},
-      {"runs", [](ev::Config& c, const std::string& v) { c.runs = List(v); }},
-      {"attacks", [](ev::Config& c, const std::string& v) { c.attacks = List(v); }},
+      {"architectures", [](ev::Config& c, const std::string& v) { c.architectures = Split(v); }},
+      {"runs", [](ev::Config& c, const std::string& v) { c.runs = Split(v); }},
+      {"attacks", [](ev::Config& c, const std::string& v) { c.attacks = Split(v); }},
       {"licensees", [](ev::Config& c, const std::string& v) { c.licensees = Int(v); }},
       {"base-epochs", [](ev::Config& c, const std::string& v) { c.base_epochs = Int(v); }},
       {"null-models", [](ev::Config& c, const std::string& v) { c.null_models = Int(v); }},

@@ -8,9 +8,9 @@
 #include <filesystem>
 #include <map>
 #include <set>
-#include <sstream>
 #include <thread>
 
+#include "bench_util.h"
 #include "tracemark/attacks.h"
 #include "tracemark/dataset.h"
 #include "tracemark/demo_models.h"
@@ -29,18 +29,10 @@ namespace {
 namespace fs = std::filesystem;
 using json = nlohmann::json;
 using Clock = std::chrono::steady_clock;
+using bench::Split;
 
 double SecondsSince(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
-}
-
-std::vector<std::string> Split(const std::string& text, char separator) {
-  std::vector<std::string> items;
-  std::stringstream in(text);
-  for (std::string item; std::getline(in, item, separator);) {
-    if (!item.empty()) items.push_back(item);
-  }
-  return items;
 }
 
 torch::jit::Module MakeArchitecture(const std::string& architecture, uint64_t seed) {
