@@ -25,25 +25,26 @@
 #include <map>
 #include <sstream>
 
-#include "bench_util.h"
-#include "inference_server.h"
-#include "tracemark/attacks.h"
-#include "tracemark/dataset.h"
-#include "tracemark/demo_models.h"
-#include "tracemark/file_util.h"
-#include "tracemark/image_task.h"
-#include "tracemark/key_store.h"
-#include "tracemark/model.h"
-#include "tracemark/plugin_host.h"
-#include "tracemark/release_engine.h"
-#include "tracemark/scheme_params.h"
-#include "tracemark/trace_engine.h"
-#include "tracemark/training.h"
+#include "tracemark/base/file_util.h"
+#include "tracemark/engine/plugin_host.h"
+#include "tracemark/engine/release_engine.h"
+#include "tracemark/engine/trace_engine.h"
+#include "tracemark/lab/attacks.h"
+#include "tracemark/lab/demo_models.h"
+#include "tracemark/lab/demo_training.h"
+#include "tracemark/lab/inference_server.h"
+#include "tracemark/lab/tool_util.h"
+#include "tracemark/sdk/dataset.h"
+#include "tracemark/sdk/image_task.h"
+#include "tracemark/sdk/model.h"
+#include "tracemark/sdk/scheme_params.h"
+#include "tracemark/sdk/training.h"
+#include "tracemark/store/key_store.h"
 
 namespace tmk = tracemark;
-using tmk::bench::Check;
-using tmk::bench::OrDie;
-using tmk::bench::ParseFlags;
+using tmk::lab::Check;
+using tmk::lab::OrDie;
+using tmk::lab::ParseFlags;
 namespace fs = std::filesystem;
 
 namespace {
@@ -60,7 +61,7 @@ struct Traced {
     char text[200];
     const auto& best = report.candidates.front();
     std::snprintf(text, sizeof text, "%-11s best %-4s %2d/%d p=%-9.3g %4lld queries %6.3fs",
-                  report.verdict.c_str(), best.licensee.c_str(), best.matches, best.bits,
+                  VerdictName(report.verdict), best.licensee.c_str(), best.matches, best.bits,
                   best.p_value, static_cast<long long>(report.queries), report.seconds);
     return text;
   }

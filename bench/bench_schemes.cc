@@ -21,24 +21,25 @@
 #include <filesystem>
 #include <map>
 
-#include "bench_util.h"
-#include "inference_server.h"
-#include "tracemark/dataset.h"
-#include "tracemark/demo_models.h"
-#include "tracemark/file_util.h"
-#include "tracemark/key_store.h"
-#include "tracemark/model.h"
-#include "tracemark/plugin_host.h"
-#include "tracemark/release_engine.h"
-#include "tracemark/scheme_params.h"
-#include "tracemark/trace_engine.h"
-#include "tracemark/training.h"
+#include "tracemark/base/file_util.h"
+#include "tracemark/engine/plugin_host.h"
+#include "tracemark/engine/release_engine.h"
+#include "tracemark/engine/trace_engine.h"
+#include "tracemark/lab/demo_models.h"
+#include "tracemark/lab/demo_training.h"
+#include "tracemark/lab/inference_server.h"
+#include "tracemark/lab/tool_util.h"
+#include "tracemark/sdk/dataset.h"
+#include "tracemark/sdk/model.h"
+#include "tracemark/sdk/scheme_params.h"
+#include "tracemark/sdk/training.h"
+#include "tracemark/store/key_store.h"
 
 namespace tmk = tracemark;
-using tmk::bench::Check;
-using tmk::bench::OrDie;
-using tmk::bench::ParseFlags;
-using tmk::bench::Split;
+using tmk::lab::Check;
+using tmk::lab::OrDie;
+using tmk::lab::ParseFlags;
+using tmk::lab::Split;
 namespace fs = std::filesystem;
 
 namespace {
@@ -122,7 +123,7 @@ int main(int argc, char** argv) {
     std::printf("%-22s %9d %12.2f %9.2f %14.2f %10.3f %10.3f %12.2f %8lld %s\n", run_spec.c_str(),
                 licensees, embed, epoch, embed / epoch, report.seconds, report.load_seconds,
                 report.seconds / report.load_seconds, static_cast<long long>(report.queries),
-                report.verdict.c_str());
+                VerdictName(report.verdict));
     if (OrDie(plugins.Find(name))->Info().black_box) {
       tmk::testing::InferenceServerOptions serve;
       serve.model_path = result.copies.front().path;
@@ -134,7 +135,7 @@ int main(int argc, char** argv) {
           OrDie(tmk::TraceEngine(store.get(), &plugins).TraceEndpoint(endpoint));
       std::printf("%-22s %9s %12s %9s %14s %10.3f %10s %12s %8lld %s\n",
                   (run_spec + "@endpoint").c_str(), "", "", "", "", remote.seconds, "", "",
-                  static_cast<long long>(remote.queries), remote.verdict.c_str());
+                  static_cast<long long>(remote.queries), VerdictName(remote.verdict));
     }
   }
   return 0;

@@ -16,12 +16,12 @@
 #include <fstream>
 #include <map>
 
-#include "bench_util.h"
-#include "evaluation.h"
-#include "tracemark/plugin_host.h"
+#include "tracemark/engine/plugin_host.h"
+#include "tracemark/lab/evaluation.h"
+#include "tracemark/lab/tool_util.h"
 
 namespace ev = tracemark::evaluation;
-using tracemark::bench::Split;
+using tracemark::lab::Split;
 
 namespace {
 

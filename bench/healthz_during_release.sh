@@ -25,7 +25,7 @@ for _ in $(seq 100); do
   sleep 0.1
 done
 
-"$BIN/tracemark" train --data "$DATA[0:30000]" --epochs 1 --out "$WORK/base.pt" > /dev/null
+"$BIN/tracemark-lab" train --data "$DATA[0:30000]" --epochs 1 --out "$WORK/base.pt" > /dev/null
 mkdir -p "$WORK/registry/fashion-cnn/1"
 cp "$WORK/base.pt" "$WORK/registry/fashion-cnn/1/model.pt"
 echo "{\"scheme\": \"deepmarks\", \"licensees\": [\"a\",\"b\",\"c\",\"d\",\"e\"], \"data\": \"$DATA[0:30000]\"}" \

@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "tracemark/status.h"
+#include "tracemark/base/status.h"
 
 namespace tracemark::cli {
 

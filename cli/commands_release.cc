@@ -6,9 +6,11 @@
 
 #include "args.h"
 #include "context.h"
-#include "tracemark/release_engine.h"
-#include "tracemark/scheme_params.h"
-#include "tracemark/trace_engine.h"
+#include "tracemark/base/numbers.h"
+#include "tracemark/base/text.h"
+#include "tracemark/engine/release_engine.h"
+#include "tracemark/engine/trace_engine.h"
+#include "tracemark/sdk/scheme_params.h"
 
 namespace tracemark::cli {
 namespace {
@@ -38,15 +40,15 @@ int PrintReleaseResult(const ReleaseResult& result, bool json) {
   if (json) {
     nlohmann::json copies = nlohmann::json::array();
     for (const auto& c : result.copies) copies.push_back(CopyJson(c));
-    std::cout << nlohmann::json{{"release_id", result.release_id},
-                                {"scheme", result.scheme},
-                                {"code", result.code_family},
-                                {"bits", result.bits},
-                                {"model_kind", result.model_kind},
-                                {"base_accuracy", result.base_accuracy},
-                                {"seconds", result.seconds},
-                                {"copies", copies}}
-                     .dump(2)
+    std::cout << JsonText(nlohmann::json{{"release_id", result.release_id},
+                                         {"scheme", result.scheme},
+                                         {"code", result.code_family},
+                                         {"bits", result.bits},
+                                         {"model_kind", result.model_kind},
+                                         {"base_accuracy", result.base_accuracy},
+                                         {"seconds", result.seconds},
+                                         {"copies", copies}},
+                          2)
               << "\n";
   } else {
     const bool psnr = result.model_kind == "image-to-image";
@@ -124,13 +126,12 @@ StatusOr<EndpointOptions> ParseEndpointOptions(const Args& args) {
   TM_ASSIGN_OR_RETURN(options.model, args.Required("model"));
   const char* token = std::getenv("TRACEMARK_ENDPOINT_TOKEN");
   if (token) options.bearer_token = token;
-  try {
-    if (args.Has("max-queries")) options.max_queries = std::stoll(args.Get("max-queries"));
-    if (args.Has("timeout")) options.deadline_seconds = std::stod(args.Get("timeout"));
-    if (args.Has("request-timeout")) {
-      options.request_timeout_seconds = std::stod(args.Get("request-timeout"));
-    }
-  } catch (const std::exception&) {
+  bool numbers_ok =
+      (!args.Has("max-queries") || ParseInt(args.Get("max-queries"), &options.max_queries)) &&
+      (!args.Has("timeout") || ParseDouble(args.Get("timeout"), &options.deadline_seconds)) &&
+      (!args.Has("request-timeout") ||
+       ParseDouble(args.Get("request-timeout"), &options.request_timeout_seconds));
+  if (!numbers_ok) {
     return Status::InvalidArgument("--max-queries, --timeout and --request-timeout take numbers");
   }
   TM_RETURN_IF_ERROR(ValidateEndpointOptions(options));
@@ -158,12 +159,12 @@ int TraceCommand(Context& ctx, const std::vector<std::string>& argv) {
   auto report = remote ? engine.TraceEndpoint(*endpoint) : engine.Trace(args->positional()[0]);
   if (!report.ok()) return Fail(report.status());
   if (args->Has("json")) {
-    std::cout << ToJson(*report).dump(2) << "\n";
+    std::cout << JsonText(ToJson(*report), 2) << "\n";
   } else {
     std::cout << ToText(*report);
   }
   if (!report->accused.empty()) return kExitOk;
-  return report->verdict == "inconclusive" ? kExitInconclusive : kExitNobodyAccused;
+  return report->verdict == Verdict::kInconclusive ? kExitInconclusive : kExitNobodyAccused;
 }
 
 }  // namespace tracemark::cli

@@ -5,8 +5,9 @@
 
 #include "args.h"
 #include "context.h"
-#include "tracemark/file_util.h"
-#include "tracemark/scheme_json.h"
+#include "tracemark/base/file_util.h"
+#include "tracemark/base/text.h"
+#include "tracemark/engine/scheme_json.h"
 
 namespace tracemark::cli {
 
@@ -34,7 +35,7 @@ int LicenseeList(Context& ctx, const std::vector<std::string>& argv) {
     for (const auto& l : *licensees) {
       out.push_back({{"id", l.id}, {"name", l.name}, {"created_at", l.created_at}});
     }
-    std::cout << out.dump(2) << "\n";
+    std::cout << JsonText(out, 2) << "\n";
     return kExitOk;
   }
   for (const auto& l : *licensees) std::cout << l.name << "\t" << l.created_at << "\n";
@@ -54,7 +55,7 @@ int TokenCreate(Context& ctx, const std::vector<std::string>& argv) {
   std::string token = "tm_";
   for (unsigned char b : secret)
     token += "0123456789abcdef"[b >> 4], token += "0123456789abcdef"[b & 15];
-  auto store = ctx.Store();
+  auto store = ctx.Daemon();
   if (!store.ok()) return Fail(store.status());
   auto record = (*store)->AddToken(Sha256Hex(token), *role, args->Get("name"));
   if (!record.ok()) return Fail(record.status());
@@ -72,7 +73,7 @@ int Schemes(Context& ctx, const std::vector<std::string>& argv) {
   nlohmann::json out = nlohmann::json::array();
   for (const Scheme* scheme : (*plugins)->schemes()) out.push_back(SchemeInfoJson(scheme->Info()));
   if (args->Has("json")) {
-    std::cout << out.dump(2) << "\n";
+    std::cout << JsonText(out, 2) << "\n";
     return kExitOk;
   }
   for (const auto& s : out) {

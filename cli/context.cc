@@ -1,8 +1,10 @@
 #include "context.h"
 
+#include <errno.h>  // program_invocation_short_name (glibc)
+
 #include <iostream>
 
-#include "tracemark/file_util.h"
+#include "tracemark/base/file_util.h"
 
 namespace tracemark::cli {
 
@@ -12,6 +14,14 @@ StatusOr<KeyStore*> Context::Store() {
     TM_ASSIGN_OR_RETURN(store_, KeyStore::Open(state_dir_ + "/keystore.db"));
   }
   return store_.get();
+}
+
+StatusOr<DaemonStore*> Context::Daemon() {
+  if (!daemon_) {
+    TM_RETURN_IF_ERROR(MakeDirs(state_dir_, /*private_dir=*/true));
+    TM_ASSIGN_OR_RETURN(daemon_, DaemonStore::Open(state_dir_ + "/keystore.db"));
+  }
+  return daemon_.get();
 }
 
 StatusOr<const PluginHost*> Context::Plugins() {
@@ -27,12 +37,13 @@ StatusOr<const PluginHost*> Context::Plugins() {
 }
 
 int Fail(const Status& status) {
-  std::cerr << "tracemark: error: " << status.message() << "\n";
+  std::cerr << program_invocation_short_name << ": error: " << status.message() << "\n";
   return kExitError;
 }
 
 int Usage(const std::string& message) {
-  std::cerr << "tracemark: " << message << " (see tracemark --help)\n";
+  std::cerr << program_invocation_short_name << ": " << message << " (see "
+            << program_invocation_short_name << " --help)\n";
   return kExitUsage;
 }
 

@@ -6,9 +6,10 @@
 #include <string>
 #include <vector>
 
-#include "tracemark/key_store.h"
-#include "tracemark/plugin_host.h"
-#include "tracemark/status.h"
+#include "tracemark/base/status.h"
+#include "tracemark/engine/plugin_host.h"
+#include "tracemark/store/daemon_store.h"
+#include "tracemark/store/key_store.h"
 
 namespace tracemark::cli {
 
@@ -26,6 +27,8 @@ class Context {
 
   // The key store at STATE/keystore.db; creates STATE (mode 0700) if needed.
   StatusOr<KeyStore*> Store();
+  // The daemon's records (tokens) in the same STATE/keystore.db.
+  StatusOr<DaemonStore*> Daemon();
   // Every plugin in the plugins directory; refusals are printed to stderr.
   StatusOr<const PluginHost*> Plugins();
 
@@ -33,6 +36,7 @@ class Context {
   std::string state_dir_;
   std::string plugins_dir_;
   std::unique_ptr<KeyStore> store_;
+  std::unique_ptr<DaemonStore> daemon_;
   std::unique_ptr<PluginHost> plugins_;
 };
 
@@ -51,7 +55,5 @@ int TokenCreate(Context& ctx, const std::vector<std::string>& argv);
 int ReleaseCommand(Context& ctx, const std::vector<std::string>& argv);
 int ResumeCommand(Context& ctx, const std::vector<std::string>& argv);
 int TraceCommand(Context& ctx, const std::vector<std::string>& argv);
-int TrainCommand(Context& ctx, const std::vector<std::string>& argv);
-int AttackCommand(Context& ctx, const std::vector<std::string>& argv);
 
 }  // namespace tracemark::cli

@@ -7,6 +7,7 @@
 
 #include "args.h"
 #include "context.h"
+#include "tracemark/base/guarded_call.h"
 
 namespace {
 
@@ -31,10 +32,6 @@ commands:
         [--request-timeout S] [--json]
                                     query a deployed Open Inference Protocol
                                     v2 endpoint instead (exit 4: inconclusive)
-  train --data DATASET --out MODEL.pt [--epochs N] [--seed S]
-                                    train the demo Fashion-MNIST CNN
-  attack finetune|prune|quantize|average ...
-                                    play the attacker (see docs/cli.md)
 
 options:
   --state DIR     state directory (default $TRACEMARK_STATE or ./tracemark-state)
@@ -53,6 +50,8 @@ struct Route {
 
 int main(int argc, char** argv) {
   using namespace tracemark::cli;
+  using tracemark::GuardedCall;
+  using tracemark::Status;
   signal(SIGPIPE, SIG_IGN);
   const char* env_state = std::getenv("TRACEMARK_STATE");
   std::string state = env_state && *env_state ? env_state : "tracemark-state";
@@ -82,15 +81,19 @@ int main(int argc, char** argv) {
       {{"release"}, ReleaseCommand},
       {{"trace"}, TraceCommand},
       {{"resume"}, ResumeCommand},
-      {{"train"}, TrainCommand},
-      {{"attack"}, AttackCommand},
   };
+  int exit_code = kExitError;
   for (const auto& route : routes) {
     if (args.size() < i + route.words.size()) continue;
     if (!std::equal(route.words.begin(), route.words.end(), args.begin() + i)) continue;
     Context ctx(state, plugins);
     std::vector<std::string> rest(args.begin() + i + route.words.size(), args.end());
-    return route.run(ctx, rest);
+    // The last barrier (docs/errors.md): commands return their errors.
+    Status st = GuardedCall("tracemark", [&] {
+      exit_code = route.run(ctx, rest);
+      return Status::Ok();
+    });
+    return st.ok() ? exit_code : Fail(st);
   }
   if (i >= args.size()) {
     std::cerr << kHelp;

@@ -8,7 +8,7 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
-#include "tracemark/status.h"
+#include "tracemark/base/status.h"
 
 namespace tracemark::daemon {
 

@@ -7,8 +7,9 @@
 #include <string>
 #include <vector>
 
-#include "tracemark/file_util.h"
-#include "tracemark/message_text.h"
+#include "tracemark/base/file_util.h"
+#include "tracemark/base/numbers.h"
+#include "tracemark/base/text.h"
 
 namespace tracemark::daemon {
 namespace {
@@ -96,12 +97,13 @@ Status ReadListen(const Entry& e, DaemonConfig* config) {
   } else if (host.find_first_of("[]:") != std::string::npos) {
     return bad;
   }
-  if (host.empty() || port.empty() || port.size() > 5 ||
-      port.find_first_not_of("0123456789") != std::string::npos || std::stoi(port) > 65535) {
+  int64_t port_number = 0;
+  if (host.empty() || port.find_first_not_of("0123456789") != std::string::npos ||
+      !ParseInt(port, &port_number) || port_number > 65535) {
     return bad;
   }
   config->listen_host = host;
-  config->listen_port = std::stoi(port);
+  config->listen_port = static_cast<int>(port_number);
   return Status::Ok();
 }
 
@@ -218,6 +220,17 @@ StatusOr<DaemonConfig> LoadConfig(const std::string& path) {
     return text.status().WithContext(Printable(path));
   }
   return ParseConfig(*text, path);
+}
+
+EndpointOptions EndpointFor(const DaemonConfig& config, const std::string& url,
+                            const std::string& model) {
+  EndpointOptions options;
+  options.url = url;
+  options.model = model;
+  options.max_queries = config.endpoint_max_queries;
+  options.deadline_seconds = config.endpoint_timeout_seconds;
+  options.request_timeout_seconds = config.endpoint_request_timeout_seconds;
+  return options;
 }
 
 }  // namespace tracemark::daemon

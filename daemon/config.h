@@ -6,7 +6,8 @@
 #include <cstdint>
 #include <string>
 
-#include "tracemark/status.h"
+#include "tracemark/base/status.h"
+#include "tracemark/endpoint/inference_client.h"
 
 namespace tracemark::daemon {
 
@@ -39,6 +40,10 @@ struct DaemonConfig {
 // malformed JSON, a non-object top level, an unknown key, a value of the
 // wrong JSON type or one out of range.
 StatusOr<DaemonConfig> ParseConfig(const std::string& json_text, const std::string& origin);
+
+// The bounds of an investigation of the endpoint `url` serving `model`.
+EndpointOptions EndpointFor(const DaemonConfig& config, const std::string& url,
+                            const std::string& model);
 
 // Reads and parses the config file at `path`. NotFound if it does not
 // exist, IoError if it cannot be read, otherwise as ParseConfig.

@@ -18,7 +18,8 @@
 #include <regex>
 #include <utility>
 
-#include "tracemark/message_text.h"
+#include "tracemark/base/numbers.h"
+#include "tracemark/base/text.h"
 
 namespace tracemark::daemon {
 namespace {
@@ -81,7 +82,7 @@ int HttpStatus(const Status& status) {
 
 void WriteJson(Response& res, int http, const json& doc) {
   res.status = http;
-  res.set_content(doc.dump(-1, ' ', false, json::error_handler_t::replace), kJsonType);
+  res.set_content(JsonText(doc), kJsonType);
 }
 
 // Writes {"error", "message"}; `message` is made one line.
@@ -454,7 +455,8 @@ const HttpServer::Route* HttpServer::FindRoute(const std::string& method, const 
   for (const Route& route : routes_) {
     std::smatch match;
     if (route.method != wanted || !std::regex_match(path, match, route.path)) continue;
-    if (match.size() > 1) *id = std::stoll(match[1].str());
+    // An id too large for int64 names nothing: 404 like any unknown id.
+    if (match.size() > 1 && !ParseInt(match[1].str(), id)) *id = -1;
     return &route;
   }
   return nullptr;

@@ -14,6 +14,5 @@ target_link_libraries(tracemark_http PUBLIC
   tracemark_metrics tracemark_base nlohmann_json::nlohmann_json PkgConfig::HTTPLIB Threads::Threads)
 target_compile_options(tracemark_http PRIVATE -Wall -Wextra)
 
-add_executable(http_server_test ${CMAKE_CURRENT_LIST_DIR}/tests/http_server_test.cc)
-target_link_libraries(http_server_test PRIVATE tracemark_http GTest::gtest_main)
-add_test(NAME http_server_test COMMAND http_server_test)
+tracemark_add_test(http_server_test LABEL unit SOURCES ${CMAKE_CURRENT_LIST_DIR}/tests/http_server_test.cc
+  LIBS tracemark_http)

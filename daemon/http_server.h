@@ -13,7 +13,7 @@
 
 #include "daemon/api_backend.h"
 #include "daemon/metrics.h"
-#include "tracemark/status.h"
+#include "tracemark/base/status.h"
 
 namespace httplib {
 class ContentReader;

@@ -6,7 +6,7 @@
 #include <ctime>
 #include <mutex>
 
-#include "tracemark/message_text.h"
+#include "tracemark/base/text.h"
 
 namespace tracemark::daemon {
 namespace {
@@ -30,7 +30,7 @@ const char* Name(LogLevel level) {
 
 // A value quoted when it holds spaces, quotes or '=', escaped, on one line.
 std::string Quoted(const std::string& raw) {
-  std::string value = Printable(raw);
+  std::string value = Printable(ValidUtf8(raw));
   if (!value.empty() && value.find_first_of(" \"=") == std::string::npos) return value;
   std::string out = "\"";
   for (char c : value) {

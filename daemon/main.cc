@@ -8,6 +8,7 @@
 #include "daemon/config.h"
 #include "daemon/daemon.h"
 #include "daemon/log.h"
+#include "tracemark/base/guarded_call.h"
 
 namespace {
 
@@ -43,12 +44,17 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "tracemarkd: %s\n", config.status().message().c_str());
     return 1;
   }
-  // Signals are handled by the event loop; block them until it waits.
-  Daemon daemon(*config);
-  tracemark::Status st = daemon.Start();
-  if (!st.ok()) {
-    Log(LogLevel::kError, "cannot start", {{"error", st.message()}});
+  // The last barrier (docs/errors.md): jobs and handlers catch their own.
+  try {
+    Daemon daemon(*config);
+    tracemark::Status st = daemon.Start();
+    if (!st.ok()) {
+      Log(LogLevel::kError, "cannot start", {{"error", st.message()}});
+      return 1;
+    }
+    return daemon.Run();
+  } catch (const std::exception& e) {
+    Log(LogLevel::kError, "aborted", {{"error", tracemark::ExceptionLine(e)}});
     return 1;
   }
-  return daemon.Run();
 }

@@ -8,6 +8,5 @@ target_link_libraries(tracemark_metrics PUBLIC prometheus-cpp::core)
 target_compile_options(tracemark_metrics PRIVATE -Wall -Wextra)
 
 # Needs `promtool` (Debian package prometheus) on PATH; fails without it.
-add_executable(metrics_test ${CMAKE_CURRENT_LIST_DIR}/tests/metrics_test.cc)
-target_link_libraries(metrics_test PRIVATE tracemark_metrics GTest::gtest_main)
-add_test(NAME metrics_test COMMAND metrics_test)
+tracemark_add_test(metrics_test LABEL unit SOURCES ${CMAKE_CURRENT_LIST_DIR}/tests/metrics_test.cc
+  LIBS tracemark_metrics tracemark_base)

@@ -46,7 +46,10 @@ namespace tracemark::daemon {
 // Durations are in seconds; a negative or non-finite duration counts as 0.
 class Metrics {
  public:
-  static constexpr const char* kVerdicts[] = {"attributed", "collusion", "not-ours", "failed"};
+  // The names of tracemark/decide/verdict.h, and "failed" for an
+  // investigation that ended without a verdict.
+  static constexpr const char* kVerdicts[] = {"attributed", "collusion", "not-ours", "inconclusive",
+                                              "failed"};
   static constexpr const char* kScanSources[] = {"registry", "inbox"};
   static constexpr const char* kQueues[] = {"release", "investigation"};
   static constexpr const char* kHttpMethods[] = {"GET",    "HEAD",  "POST",   "PUT",

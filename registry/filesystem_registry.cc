@@ -6,9 +6,9 @@
 #include <set>
 #include <utility>
 
-#include "tracemark/file_util.h"
-#include "tracemark/key_store.h"
-#include "tracemark/message_text.h"
+#include "tracemark/base/file_util.h"
+#include "tracemark/base/text.h"
+#include "tracemark/store/key_store.h"
 
 namespace tracemark::registry {
 namespace {

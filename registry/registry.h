@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-#include "tracemark/status.h"
+#include "tracemark/base/status.h"
 
 namespace tracemark::registry {
 

@@ -12,10 +12,12 @@ cd "$(dirname "$0")/.."
 ROOT=$(pwd)
 
 scripts/install-deps.sh
-# Only what the demonstration runs: the CLI and the scheme plugins.
-scripts/build.sh tracemark_cli tracemark_scheme_deepmarks tracemark_scheme_uchida
+# Only what the demonstration runs: the CLI, the lab tool (which plays the
+# vendor's training and the attacker) and the scheme plugins.
+scripts/build.sh tracemark_cli tracemark_lab_tool tracemark_scheme_deepmarks tracemark_scheme_uchida
 
 TM="$ROOT/build/bin/tracemark"
+LAB="$ROOT/build/bin/tracemark-lab"
 DATA=/usr/share/datasets/fashion-mnist
 OUT=${DEMO_DIR:-$ROOT/demo-out}
 mkdir -p "$OUT/cache"
@@ -29,7 +31,7 @@ BASE="$OUT/cache/fashion-cnn.pt"
 if [[ -f $BASE ]]; then
   echo "reusing $BASE"
 else
-  "$TM" train --data "$DATA[0:30000]" --epochs 2 --out "$BASE"
+  "$LAB" train --data "$DATA[0:30000]" --epochs 2 --out "$BASE"
 fi
 
 step "2. Release version 1 to five licensees, each copy with its own DeepMarks fingerprint"
@@ -38,14 +40,14 @@ step "2. Release version 1 to five licensees, each copy with its own DeepMarks f
 
 step "3. An attacker fine-tunes initech's copy for 2 epochs on rows 30000-59999 (never seen by the vendor)"
 mkdir -p "$OUT/leaks"
-"$TM" attack finetune "$OUT/dist/initech/fashion-cnn.pt" --data "$DATA[30000:60000]" \
+"$LAB" attack finetune "$OUT/dist/initech/fashion-cnn.pt" --data "$DATA[30000:60000]" \
   --epochs 2 --out "$OUT/leaks/finetuned.pt"
 
 step "4. Trace the fine-tuned leak"
 "$TM" trace "$OUT/leaks/finetuned.pt"
 
 step "5. Two licensees average their copies to hide; trace that too"
-"$TM" attack average "$OUT/dist/acme/fashion-cnn.pt" "$OUT/dist/hooli/fashion-cnn.pt" \
+"$LAB" attack average "$OUT/dist/acme/fashion-cnn.pt" "$OUT/dist/hooli/fashion-cnn.pt" \
   --out "$OUT/leaks/averaged.pt" --data "$DATA"
 "$TM" trace "$OUT/leaks/averaged.pt"
 

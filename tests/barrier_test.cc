@@ -13,18 +13,18 @@
 #include <cstdio>
 #include <memory>
 
-#include "inference_server.h"
 #include "test_support.h"
-#include "tracemark/attacks.h"
-#include "tracemark/dataset.h"
-#include "tracemark/demo_models.h"
-#include "tracemark/image_task.h"
-#include "tracemark/key_store.h"
-#include "tracemark/model.h"
-#include "tracemark/plugin_host.h"
-#include "tracemark/release_engine.h"
-#include "tracemark/trace_engine.h"
-#include "tracemark/training.h"
+#include "tracemark/engine/plugin_host.h"
+#include "tracemark/engine/release_engine.h"
+#include "tracemark/engine/trace_engine.h"
+#include "tracemark/lab/attacks.h"
+#include "tracemark/lab/demo_models.h"
+#include "tracemark/lab/inference_server.h"
+#include "tracemark/sdk/dataset.h"
+#include "tracemark/sdk/image_task.h"
+#include "tracemark/sdk/model.h"
+#include "tracemark/sdk/training.h"
+#include "tracemark/store/key_store.h"
 
 namespace tracemark::testing {
 namespace {
@@ -126,8 +126,8 @@ class BarrierTest : public ::testing::Test {
   static void PrintBest(const std::string& what, const TraceReport& r) {
     const TraceCandidate& best = r.candidates.front();
     std::printf("%s: verdict %s, best %s %d/%d matches p=%.3g, %lld queries, %.2fs\n", what.c_str(),
-                r.verdict.c_str(), best.licensee.c_str(), best.matches, best.bits, best.p_value,
-                static_cast<long long>(r.queries), r.seconds);
+                VerdictName(r.verdict), best.licensee.c_str(), best.matches, best.bits,
+                best.p_value, static_cast<long long>(r.queries), r.seconds);
   }
 
   static TempDir* dir_;
@@ -172,7 +172,7 @@ TEST_F(BarrierTest, EachCopyIsTracedToExactlyItsLicensee) {
     TraceReport r = TraceFile(c.path);
     PrintBest(c.licensee + " copy", r);
     EXPECT_EQ(r.accused, std::vector<std::string>{c.licensee}) << ToText(r);
-    EXPECT_EQ(r.verdict, "attributed");
+    EXPECT_EQ(r.verdict, Verdict::kAttributed);
     ASSERT_FALSE(r.candidates.empty());
     EXPECT_EQ(r.candidates.front().licensee, c.licensee);
     EXPECT_LE(r.candidates.front().p_value, 1e-6);
@@ -189,7 +189,7 @@ TEST_F(BarrierTest, BaseAndIndependentDenoisersAccuseNobody) {
     PrintBest(model, r);
     EXPECT_EQ(r.releases_tested, 1) << "tested against the barrier release whatever its weights";
     EXPECT_TRUE(r.accused.empty()) << ToText(r);
-    EXPECT_EQ(r.verdict, "not-ours");
+    EXPECT_EQ(r.verdict, Verdict::kNotOurs);
     for (const auto& c : r.candidates) EXPECT_GT(c.p_value, 1e-6) << c.licensee;
   }
   // A "model" that returns its input unchanged: nothing decodable either.
@@ -290,7 +290,7 @@ TEST_F(BarrierTest, SchemesAreRefusedOnModelsOfAnotherKind) {
   // A classifier file is never tested against the image-to-image release.
   TraceReport r = TraceFile(cnn);
   EXPECT_EQ(r.releases_tested, 0);
-  EXPECT_EQ(r.verdict, "not-ours");
+  EXPECT_EQ(r.verdict, Verdict::kNotOurs);
 }
 
 }  // namespace

@@ -8,8 +8,9 @@
 #include <nlohmann/json.hpp>
 
 #include "test_support.h"
-#include "tracemark/file_util.h"
-#include "tracemark/key_store.h"
+#include "tracemark/base/file_util.h"
+#include "tracemark/store/key_store.h"
+#include "tracemark/store/states.h"
 
 namespace tracemark::testing {
 namespace {
@@ -48,9 +49,9 @@ class CliTest : public ::testing::Test {
     nlohmann::json snap;
     for (const auto& l : (*store)->ListLicensees().value()) snap["licensees"].push_back(l.name);
     for (const auto& r : (*store)->ListReleases().value()) {
-      snap["releases"].push_back({r.id, r.model, r.version, r.status});
+      snap["releases"].push_back({r.id, r.model, r.version, Name(r.status)});
       for (const auto& c : (*store)->ListCopies(r.id).value()) {
-        snap["copies"].push_back({c.licensee, c.status, c.sha256});
+        snap["copies"].push_back({c.licensee, Name(c.status), c.sha256});
       }
     }
     return snap.dump();
@@ -114,6 +115,20 @@ TEST_F(CliTest, TraceJsonNamesTheLicenseeAndExitsZero) {
   EXPECT_EQ(top["scheme"], "deepmarks");
   EXPECT_EQ(top["release"]["version"], "1");
   EXPECT_EQ(top["matches"], top["bits"]);
+}
+
+TEST_F(CliTest, ASuspectWhoseNameIsNotUtf8IsTracedAndShownEscaped) {
+  const std::string odd = *dir_ / "caf\xe9.pt";
+  fs::copy_file(Out() + "/globex/" + fs::path(*base_).filename().string(), odd,
+                fs::copy_options::overwrite_existing);
+  CommandResult r = Run({"trace", odd, "--json"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto report = nlohmann::json::parse(r.out);  // throws (fails the test) if not valid JSON
+  EXPECT_EQ(report["suspect"], std::string(*dir_ / "caf\\xe9.pt"));
+  EXPECT_EQ(report["accused"], nlohmann::json::array({"globex"}));
+  r = Run({"trace", odd});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("caf\\xe9.pt"), std::string::npos) << r.out;
 }
 
 TEST_F(CliTest, TraceOfTheBaseModelExitsThreeAndAccusesNobody) {
@@ -216,7 +231,8 @@ TEST_F(CliTest, DatasetSavedByPythonTorchSaveIsRead) {
        "28), dtype=torch.uint8), 'y': torch.randint(0, 10, (500,))}, sys.argv[1])",
        data});
   ASSERT_EQ(made.exit_code, 0) << made.err;
-  CommandResult r = Run({"train", "--data", data, "--epochs", "1", "--out", *dir_ / "py.pt"});
+  CommandResult r =
+      RunCommand({LabPath(), "train", "--data", data, "--epochs", "1", "--out", *dir_ / "py.pt"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.out.find("on 450 images"), std::string::npos) << r.out << " (90 % train split)";
 }
@@ -267,11 +283,11 @@ TEST_F(CliTest, EmbeddingThatCannotConvergeMarksTheReleaseFailed) {
   ASSERT_TRUE(store.ok());
   auto releases = (*store)->ListReleases().value();
   ASSERT_EQ(releases.back().version, "stuck");
-  EXPECT_EQ(releases.back().status, "failed");
+  EXPECT_EQ(releases.back().status, ReleaseStatus::kFailed);
   EXPECT_NE(releases.back().failure.find("did not converge"), std::string::npos);
   auto copies = (*store)->ListCopies(releases.back().id).value();
   ASSERT_EQ(copies.size(), 1u);
-  EXPECT_EQ(copies[0].status, "failed");
+  EXPECT_EQ(copies[0].status, CopyStatus::kFailed);
   EXPECT_FALSE(fs::exists(*dir_ / "stuck/acme/" + fs::path(*base_).filename().string()));
 }
 

@@ -17,10 +17,11 @@
 #include <regex>
 #include <thread>
 
-#include "inference_server.h"
 #include "test_support.h"
-#include "tracemark/file_util.h"
-#include "tracemark/key_store.h"
+#include "tracemark/base/file_util.h"
+#include "tracemark/lab/inference_server.h"
+#include "tracemark/store/key_store.h"
+#include "tracemark/store/states.h"
 
 extern char** environ;
 
@@ -136,11 +137,12 @@ Json GetJson(const DaemonProcess& d, const std::string& path, const std::string&
 
 // Registers <model>/<version> with the given licensees and manifest params.
 void RegisterVersion(const TempDir& dir, const std::string& model, const std::string& version,
-                     const std::vector<std::string>& licensees) {
+                     const std::vector<std::string>& licensees,
+                     const std::string& scheme = "deepmarks") {
   fs::path version_dir = fs::path(dir / "registry") / model / version;
   fs::create_directories(version_dir);
   Publish((version_dir / "model.pt").string(), ReadBytes(CachedPythonMlp(0, "0:20000", 2)));
-  Json manifest = {{"scheme", "deepmarks"},
+  Json manifest = {{"scheme", scheme},
                    {"licensees", licensees},
                    {"data", OwnerData()},
                    {"params", {{"seed", "11"}}}};
@@ -228,6 +230,34 @@ TEST(DaemonTest, FingerprintsReleasesTracesLeaksAndServesTheApi) {
   Json upload_inv = WaitForInvestigation(daemon, viewer, Json::parse(posted->body)["id"]);
   EXPECT_EQ(upload_inv["report"]["accused"], Json::array({"initech"})) << upload_inv.dump(2);
 
+  // Names that are not UTF-8 (any bytes are a valid Linux file name) are
+  // traced like any other and shown escaped, through the inbox and uploads.
+  Publish(dir / "inbox/caf\xe9.pt", initech);
+  Json odd_inbox;
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        Json list = GetJson(daemon, "/v1/investigations", viewer);
+        if (!list.is_array() || list.size() < 3) return false;
+        odd_inbox = WaitForInvestigation(daemon, viewer, list[2]["id"]);
+        return true;
+      },
+      std::chrono::seconds(60)))
+      << daemon.log();
+  EXPECT_EQ(odd_inbox["name"], "caf\\xe9.pt") << odd_inbox.dump(2);
+  EXPECT_EQ(odd_inbox["status"], "done") << odd_inbox.dump(2);
+  EXPECT_EQ(odd_inbox["report"]["accused"], Json::array({"initech"}));
+  EXPECT_NE(odd_inbox["report"]["suspect"].get<std::string>().find("caf\\xe9.pt"),
+            std::string::npos)
+      << odd_inbox.dump(2);
+  posted = daemon.Client().Post("/v1/investigations?name=caf%E9.pt", Bearer(investigator), initech,
+                                "application/octet-stream");
+  ASSERT_TRUE(posted);
+  ASSERT_EQ(posted->status, 202) << posted->body;
+  Json odd_upload = WaitForInvestigation(daemon, viewer, Json::parse(posted->body)["id"]);
+  EXPECT_EQ(odd_upload["name"], "caf\\xe9.pt") << odd_upload.dump(2);
+  EXPECT_EQ(odd_upload["report"]["accused"], Json::array({"initech"})) << odd_upload.dump(2);
+  EXPECT_EQ(daemon.Client().Get("/healthz")->status, 200);
+
   // A deployed endpoint instead of a file. DeepMarks reads weights, so the
   // endpoint is not queried: the investigation finishes "not-ours" and says why.
   InferenceServerOptions serve;
@@ -272,7 +302,7 @@ TEST(DaemonTest, FingerprintsReleasesTracesLeaksAndServesTheApi) {
   EXPECT_NE(metrics->body.find("tracemark_releases_total{scheme=\"deepmarks\",status=\"ok\"} 1"),
             std::string::npos)
       << metrics->body;
-  EXPECT_NE(metrics->body.find("tracemark_investigations_total{verdict=\"attributed\"} 2"),
+  EXPECT_NE(metrics->body.find("tracemark_investigations_total{verdict=\"attributed\"} 4"),
             std::string::npos)
       << metrics->body;
   WriteBytes(dir / "metrics.txt", metrics->body);
@@ -281,6 +311,80 @@ TEST(DaemonTest, FingerprintsReleasesTracesLeaksAndServesTheApi) {
   EXPECT_EQ(promtool.exit_code, 0) << promtool.out << promtool.err;
 
   EXPECT_EQ(daemon.Kill(SIGTERM), 0) << daemon.log();
+}
+
+// The release of `model`/`version`, once it is done (null after `limit`).
+Json WaitForReleaseOf(const DaemonProcess& d, const std::string& token, const std::string& model,
+                      const std::string& version, std::chrono::seconds limit) {
+  Json found;
+  WaitFor(
+      [&] {
+        for (const auto& r : GetJson(d, "/v1/releases", token)) {
+          if (r["model"] == model && r["version"] == version && r["status"] == "done") found = r;
+        }
+        return !found.is_null();
+      },
+      limit);
+  return found;
+}
+
+TEST(DaemonTest, ARejectedManifestFixedInPlaceIsReleasedOnTheNextScan) {
+  TempDir dir;
+  DaemonProcess daemon(dir);
+  const std::string viewer = Token(dir, "viewer");
+  daemon.Start();
+  RegisterVersion(dir, "fashion-mlp", "3", {"acme"}, "no-such-scheme");
+  const std::string manifest = fs::path(dir / "registry") / "fashion-mlp/3/release.json";
+  Json bad = Json::parse(ReadBytes(manifest));
+  ASSERT_TRUE(WaitFor([&] { return daemon.log().find("release rejected") != std::string::npos; },
+                      std::chrono::seconds(60)))
+      << daemon.log();
+  // Rescans leave the rejected manifest alone while it is unchanged.
+  std::this_thread::sleep_for(std::chrono::seconds(5));
+  const std::string log = daemon.log();
+  size_t rejections = 0;
+  for (size_t at = log.find("release rejected"); at != std::string::npos;
+       at = log.find("release rejected", at + 1)) {
+    ++rejections;
+  }
+  EXPECT_EQ(rejections, 1u) << log;
+
+  // Fixed in place (the same path, written directly): released.
+  Json fixed = bad;
+  fixed["scheme"] = "deepmarks";
+  ASSERT_TRUE(WriteBytes(manifest, fixed.dump()));
+  Json release = WaitForReleaseOf(daemon, viewer, "fashion-mlp", "3", std::chrono::seconds(180));
+  EXPECT_FALSE(release.is_null()) << daemon.log();
+  EXPECT_EQ(release["scheme"], "deepmarks");
+  EXPECT_EQ(daemon.Kill(SIGTERM), 0);
+}
+
+TEST(DaemonTest, ReleasesAskedThroughTheApiArePlannedInTheBackground) {
+  TempDir dir;
+  DaemonProcess daemon(dir);
+  const std::string admin = Token(dir, "admin");
+  // Published before the daemon starts and then released through the API;
+  // a scan may notice it first, and either way it is released once.
+  RegisterVersion(dir, "fashion-mlp", "4", {"acme"});
+  daemon.Start();
+  auto posted =
+      daemon.Client().Post("/v1/releases", Bearer(admin),
+                           R"({"model": "fashion-mlp", "version": "4"})", "application/json");
+  ASSERT_TRUE(posted);
+  if (posted->status == 202) {
+    EXPECT_EQ(Json::parse(posted->body)["status"], "planning") << posted->body;
+  } else {
+    EXPECT_EQ(posted->status, 409) << posted->body;  // the scan got there first
+  }
+  auto missing =
+      daemon.Client().Post("/v1/releases", Bearer(admin),
+                           R"({"model": "fashion-mlp", "version": "99"})", "application/json");
+  ASSERT_TRUE(missing);
+  EXPECT_EQ(missing->status, 404) << missing->body;
+  Json release = WaitForReleaseOf(daemon, admin, "fashion-mlp", "4", std::chrono::seconds(180));
+  EXPECT_FALSE(release.is_null()) << daemon.log();
+  EXPECT_EQ(GetJson(daemon, "/v1/releases", admin).size(), 1u);
+  EXPECT_EQ(daemon.Kill(SIGTERM), 0);
 }
 
 TEST(DaemonTest, BadConfigIsRefusedAtStartWithOneLine) {
@@ -324,7 +428,7 @@ TEST(DaemonTest, KilledDuringAReleaseResumesWithEveryLicenseeExactlyOnce) {
   ASSERT_EQ(copies.size(), licensees.size());
   for (size_t i = 0; i < copies.size(); ++i) {
     EXPECT_EQ(copies[i].licensee, licensees[i]);
-    EXPECT_EQ(copies[i].status, "done");
+    EXPECT_EQ(copies[i].status, CopyStatus::kDone);
     EXPECT_EQ(Sha256File(copies[i].artifact_path).value(), copies[i].sha256);
   }
   for (const auto& e : fs::recursive_directory_iterator(dir / "dist")) {

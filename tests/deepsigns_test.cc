@@ -10,15 +10,15 @@
 #include <filesystem>
 
 #include "test_support.h"
-#include "tracemark/activation_tap.h"
-#include "tracemark/dataset.h"
-#include "tracemark/demo_models.h"
-#include "tracemark/key_store.h"
-#include "tracemark/model.h"
-#include "tracemark/plugin_host.h"
-#include "tracemark/release_engine.h"
-#include "tracemark/suspect.h"
-#include "tracemark/trace_engine.h"
+#include "tracemark/engine/plugin_host.h"
+#include "tracemark/engine/release_engine.h"
+#include "tracemark/engine/trace_engine.h"
+#include "tracemark/lab/demo_models.h"
+#include "tracemark/sdk/activation_tap.h"
+#include "tracemark/sdk/dataset.h"
+#include "tracemark/sdk/model.h"
+#include "tracemark/sdk/suspect.h"
+#include "tracemark/store/key_store.h"
 
 namespace tracemark::testing {
 namespace {

@@ -10,8 +10,8 @@
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
-#include "inference_server.h"
 #include "test_support.h"
+#include "tracemark/lab/inference_server.h"
 
 namespace tracemark::testing {
 namespace {

@@ -5,7 +5,7 @@
 // student must remove it (the student's weights never carried it),
 // overwriting must move the licensee's bits — and that every cell the
 // report reads is filled.
-#include "evaluation.h"
+#include "tracemark/lab/evaluation.h"
 
 #include <gtest/gtest.h>
 

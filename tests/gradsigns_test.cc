@@ -10,15 +10,15 @@
 
 #include <memory>
 
-#include "inference_server.h"
 #include "test_support.h"
-#include "tracemark/dataset.h"
-#include "tracemark/key_store.h"
-#include "tracemark/model.h"
-#include "tracemark/plugin_host.h"
-#include "tracemark/release_engine.h"
-#include "tracemark/suspect.h"
-#include "tracemark/trace_engine.h"
+#include "tracemark/engine/plugin_host.h"
+#include "tracemark/engine/release_engine.h"
+#include "tracemark/engine/trace_engine.h"
+#include "tracemark/lab/inference_server.h"
+#include "tracemark/sdk/dataset.h"
+#include "tracemark/sdk/model.h"
+#include "tracemark/sdk/suspect.h"
+#include "tracemark/store/key_store.h"
 
 namespace tracemark::testing {
 namespace {
@@ -294,7 +294,7 @@ TEST_F(GradSignsEndpoint, EndpointTraceAttributesTheCopyAndCountsQueries) {
     auto report = TraceEngine(store_, &Plugins()).TraceEndpoint(Endpoint(*server));
     ASSERT_TRUE(report.ok()) << report.status().message();
     EXPECT_EQ(report->accused, std::vector<std::string>{"globex"}) << ToText(*report);
-    EXPECT_EQ(report->verdict, "attributed");
+    EXPECT_EQ(report->verdict, Verdict::kAttributed);
     EXPECT_LE(report->candidates.front().p_value, 1e-6);
     EXPECT_EQ(report->queries, kCarrierInputs * (release_->bits + 1));
     EXPECT_LE(report->queries, kMaxQueries);
@@ -311,7 +311,7 @@ TEST_F(GradSignsEndpoint, EndpointServingTheBaseAccusesNobody) {
   auto report = TraceEngine(store_, &Plugins()).TraceEndpoint(Endpoint(*server));
   ASSERT_TRUE(report.ok()) << report.status().message();
   EXPECT_TRUE(report->accused.empty()) << ToText(*report);
-  EXPECT_EQ(report->verdict, "not-ours");
+  EXPECT_EQ(report->verdict, Verdict::kNotOurs);
 }
 
 }  // namespace

@@ -4,7 +4,7 @@
 // split, and every misbehaviour (slow, failing, malformed, wrong shape, NaN,
 // budget, deadline, refused connection, unknown model) is Unavailable with a
 // reason, quickly, rather than a hang or a wrong answer.
-#include "tracemark/inference_client.h"
+#include "tracemark/endpoint/inference_client.h"
 
 #include <gtest/gtest.h>
 #include <httplib.h>
@@ -17,9 +17,9 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
-#include "inference_server.h"
 #include "test_support.h"
-#include "tracemark/model.h"
+#include "tracemark/lab/inference_server.h"
+#include "tracemark/sdk/model.h"
 
 namespace tracemark::testing {
 namespace {

@@ -13,8 +13,8 @@
 #include <thread>
 
 #include "test_support.h"
-#include "tracemark/file_util.h"
-#include "tracemark/key_store.h"
+#include "tracemark/base/file_util.h"
+#include "tracemark/store/key_store.h"
 
 extern char** environ;
 
@@ -67,7 +67,7 @@ TEST(ResumeTest, ReleaseKilledMidwayIsFinishedByResume) {
     ASSERT_TRUE(store.ok());
     auto release = (*store)->GetRelease(1);
     ASSERT_TRUE(release.ok());
-    EXPECT_EQ(release->status, "embedding");
+    EXPECT_EQ(release->status, ReleaseStatus::kEmbedding);
     EXPECT_FALSE(fs::exists(dir / "dist/umbrella/mlp.pt")) << "nothing is published out of order";
   }
 
@@ -78,12 +78,12 @@ TEST(ResumeTest, ReleaseKilledMidwayIsFinishedByResume) {
 
   auto store = KeyStore::Open(dir / "state/keystore.db");
   ASSERT_TRUE(store.ok());
-  EXPECT_EQ((*store)->GetRelease(1)->status, "done");
+  EXPECT_EQ((*store)->GetRelease(1)->status, ReleaseStatus::kDone);
   auto copies = (*store)->ListCopies(1).value();
   ASSERT_EQ(copies.size(), licensees.size()) << "exactly one code per licensee";
   for (size_t i = 0; i < copies.size(); ++i) {
     EXPECT_EQ(copies[i].licensee, licensees[i]);
-    EXPECT_EQ(copies[i].status, "done");
+    EXPECT_EQ(copies[i].status, CopyStatus::kDone);
     EXPECT_EQ(Sha256File(copies[i].artifact_path).value(), copies[i].sha256);
     auto manifest = nlohmann::json::parse(
         ReadBytes((fs::path(copies[i].artifact_path).parent_path() / "manifest.json").string()));

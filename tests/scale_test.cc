@@ -7,10 +7,10 @@
 #include <set>
 
 #include "test_support.h"
-#include "tracemark/key_store.h"
-#include "tracemark/plugin_host.h"
-#include "tracemark/release_engine.h"
-#include "tracemark/trace_engine.h"
+#include "tracemark/engine/plugin_host.h"
+#include "tracemark/engine/release_engine.h"
+#include "tracemark/engine/trace_engine.h"
+#include "tracemark/store/key_store.h"
 
 namespace tracemark::testing {
 namespace {

@@ -9,10 +9,10 @@
 #include <memory>
 
 #include "test_support.h"
-#include "tracemark/key_store.h"
-#include "tracemark/plugin_host.h"
-#include "tracemark/release_engine.h"
-#include "tracemark/trace_engine.h"
+#include "tracemark/engine/plugin_host.h"
+#include "tracemark/engine/release_engine.h"
+#include "tracemark/engine/trace_engine.h"
+#include "tracemark/store/key_store.h"
 
 namespace tracemark::testing {
 namespace {
@@ -112,10 +112,10 @@ class SchemeEndToEnd : public ::testing::TestWithParam<Case> {
     for (const auto& c : report.candidates) {
       if (c.accused) EXPECT_LE(c.p_value, 1e-6);
     }
-    const char* verdict = expected.empty()       ? "not-ours"
-                          : expected.size() == 1 ? "attributed"
-                                                 : "collusion";
-    EXPECT_EQ(report.verdict, verdict);
+    const Verdict verdict = expected.empty()       ? Verdict::kNotOurs
+                            : expected.size() == 1 ? Verdict::kAttributed
+                                                   : Verdict::kCollusion;
+    EXPECT_EQ(report.verdict, verdict) << VerdictName(report.verdict);
   }
 
   static PluginHost* plugins_;

@@ -14,6 +14,8 @@
 #include <thread>
 #include <vector>
 
+#include "tracemark/decide/verdict.h"
+
 namespace tracemark::daemon {
 namespace {
 
@@ -119,13 +121,16 @@ TEST_F(MetricsTest, InvestigationsCountByVerdictAndPairFailures) {
   metrics_.InvestigationFinished("not-ours", 0.5);
   metrics_.InvestigationFinished("failed", 0.05);
   metrics_.InvestigationFinished("attributed", 1.0);
+  metrics_.InvestigationFinished("inconclusive", 2.0);
   EXPECT_EQ(Value("tracemark_investigations_total{verdict=\"attributed\"}"), 2);
   EXPECT_EQ(Value("tracemark_investigations_total{verdict=\"collusion\"}"), 1);
   EXPECT_EQ(Value("tracemark_investigations_total{verdict=\"not-ours\"}"), 1);
   EXPECT_EQ(Value("tracemark_investigations_total{verdict=\"failed\"}"), 1);
+  EXPECT_EQ(Value("tracemark_investigations_total{verdict=\"inconclusive\"}"), 1);
+  EXPECT_EQ(metrics_.Exposition().find("verdict=\"other\""), std::string::npos);
   EXPECT_EQ(Value("tracemark_investigation_failures_total"), 1);
-  EXPECT_EQ(Value("tracemark_investigation_duration_seconds_count"), 5);
-  EXPECT_DOUBLE_EQ(Value("tracemark_investigation_duration_seconds_sum"), 5.05);
+  EXPECT_EQ(Value("tracemark_investigation_duration_seconds_count"), 6);
+  EXPECT_DOUBLE_EQ(Value("tracemark_investigation_duration_seconds_sum"), 7.05);
   EXPECT_EQ(Value("tracemark_investigation_duration_seconds_bucket{le=\"0.1\"}"), 1);
   EXPECT_EQ(Value("tracemark_investigation_duration_seconds_bucket{le=\"1\"}"), 3);
 }
@@ -171,6 +176,17 @@ TEST_F(MetricsTest, UnknownSchemeIsCreatedOnDemandWithItsZeroes) {
   metrics_.ReleaseFinished("bitmark", false);
   EXPECT_EQ(Value("tracemark_releases_total{scheme=\"bitmark\",status=\"failed\"}"), 1);
   EXPECT_EQ(Value("tracemark_release_failures_total{scheme=\"bitmark\"}"), 1);
+}
+
+TEST_F(MetricsTest, EveryVerdictIsCountedUnderItsOwnName) {
+  for (Verdict verdict : kAllVerdicts) metrics_.InvestigationFinished(VerdictName(verdict), 1.0);
+  for (Verdict verdict : kAllVerdicts) {
+    EXPECT_EQ(Value("tracemark_investigations_total{verdict=\"" +
+                    std::string(VerdictName(verdict)) + "\"}"),
+              1)
+        << VerdictName(verdict);
+  }
+  EXPECT_EQ(metrics_.Exposition().find("verdict=\"other\""), std::string::npos);
 }
 
 TEST_F(MetricsTest, ClosedLabelSetsTakeOtherValuesAsOther) {

@@ -41,14 +41,15 @@
 
 #include <cmath>
 
-#include "tracemark/dataset.h"
-#include "tracemark/image_task.h"
-#include "tracemark/key_blob.h"
-#include "tracemark/model.h"
-#include "tracemark/model_kind.h"
-#include "tracemark/scheme.h"
-#include "tracemark/scheme_params.h"
-#include "tracemark/suspect.h"
+#include "tracemark/sdk/dataset.h"
+#include "tracemark/sdk/image_task.h"
+#include "tracemark/sdk/key_blob.h"
+#include "tracemark/sdk/model.h"
+#include "tracemark/sdk/model_kind.h"
+#include "tracemark/sdk/scheme.h"
+#include "tracemark/sdk/scheme_params.h"
+#include "tracemark/sdk/suspect.h"
+#include "tracemark/sdk/typed_scheme.h"
 
 namespace tracemark {
 namespace {
@@ -95,11 +96,7 @@ struct Settings {
           batch_size = 0, probes = 0;
 };
 
-constexpr const char* kParamNames[] = {
-    "noise",          "epsilon",    "psnr", "kernel", "rows", "surrogates", "surrogate_epochs",
-    "finetune_steps", "batch_size", "lr",   "probes"};
-
-StatusOr<Settings> ParseSettings(const SchemeParams& p) {
+StatusOr<Settings> ParseBarrierSettings(const SchemeParams& p) {
   Settings s;
   TM_ASSIGN_OR_RETURN(s.noise, GetDouble(p, "noise", 0, 1));
   TM_ASSIGN_OR_RETURN(s.epsilon, GetDouble(p, "epsilon", 1e-4, 1));
@@ -232,20 +229,15 @@ struct BarrierKey {
   int64_t bits() const { return kernels.size(0); }
 };
 
-StatusOr<BarrierKey> ParseKey(const std::string& bytes) {
+StatusOr<BarrierKey> ReadKey(const KeyBlob& blob, const Settings& settings) {
   BarrierKey key;
-  TM_ASSIGN_OR_RETURN(KeyBlob blob, KeyBlob::Parse(bytes));
   TM_ASSIGN_OR_RETURN(key.kernels, blob.Tensor("kernels"));
   TM_ASSIGN_OR_RETURN(torch::Tensor gain, blob.Tensor("gain"));
   TM_ASSIGN_OR_RETURN(key.decoder, blob.Tensor("decoder"));
   TM_ASSIGN_OR_RETURN(key.scale, blob.Tensor("scale"));
   TM_ASSIGN_OR_RETURN(key.probes, blob.Tensor("probes"));
   TM_ASSIGN_OR_RETURN(key.references, blob.Tensor("references"));
-  SchemeParams params;
-  for (const char* name : kParamNames) {
-    TM_ASSIGN_OR_RETURN(params[name], blob.String(std::string("param.") + name));
-  }
-  TM_ASSIGN_OR_RETURN(key.settings, ParseSettings(params));
+  key.settings = settings;
   const bool consistent =
       gain.numel() == 1 && key.kernels.dim() == 5 && key.decoder.sizes() == key.kernels.sizes() &&
       key.scale.dim() == 1 && key.scale.size(0) == key.kernels.size(0) && key.probes.dim() == 4 &&
@@ -290,224 +282,201 @@ torch::jit::Module MakeCopy(const torch::jit::Module& target, const torch::Tenso
   return copy;
 }
 
-class Barrier final : public Scheme {
+class Barrier final : public TypedScheme<Settings> {
  public:
-  Barrier() : info_(BarrierInfo()) {}
-
-  const SchemeInfo& Info() const override { return info_; }
-
-  Status ResolveParams(const SchemeParams& given, SchemeParams* effective) const override {
-    return GuardedCall("resolve params", [&]() -> Status {
-      TM_RETURN_IF_ERROR(FillDefaults(info_.params, given, effective));
-      return ParseSettings(*effective).status();
-    });
-  }
-
-  Status Keygen(const torch::jit::Module& model, const SchemeParams& params, int bits,
-                uint64_t seed, const Dataset& train, std::string* key) const override {
-    return GuardedCall("keygen", [&]() -> Status {
-      TM_ASSIGN_OR_RETURN(Settings s, ParseSettings(params));
-      if (bits < 1) return Status::InvalidArgument("barrier needs at least one bit");
-      if (train.images.dim() != 4 || train.size() < s.probes + 64) {
-        return Status::InvalidArgument(
-            "barrier needs at least probes + 64 = " + std::to_string(s.probes + 64) +
-            " training images [N, C, H, W]");
-      }
-      const int64_t k = s.kernel > 0 ? s.kernel : AutoKernel(bits);
-      if (k * k - 1 < bits) {
-        return Status::FailedPrecondition(
-            "kernel=" + std::to_string(k) + " gives " + std::to_string(k * k - 1) +
-            " independent filters, fewer than " + std::to_string(bits) + " bits; use kernel=auto");
-      }
-      torch::jit::Module base = model;  // shares the module; forward is not const
-      torch::Generator gen = at::detail::createCPUGenerator(seed);
-      const int64_t rows = std::min(s.rows, train.size() - s.probes);
-      torch::Tensor clean = train.images.slice(0, 0, rows).to(torch::kFloat);
-      torch::Tensor noisy = AddNoise(clean, s.noise, seed ^ 0x1);
-      TM_ASSIGN_OR_RETURN(torch::Tensor y, RunBatched(base, noisy));
-      if (!y.sizes().equals(noisy.sizes())) {
-        return Status::FailedPrecondition(
-            "barrier marks image-to-image models; the model answers " + ShapeText(y.sizes()) +
-            " for images " + ShapeText(noisy.sizes()));
-      }
-      torch::Tensor probes = AddNoise(
-          train.images.slice(0, train.size() - s.probes).to(torch::kFloat), s.noise, seed ^ 0x2);
-      TM_ASSIGN_OR_RETURN(torch::Tensor references, RunBatched(base, probes));
-      const int64_t c = clean.size(1);
-
-      // H's secret kernels: Gaussian, zero-mean, unit norm.
-      torch::Tensor kernels = torch::randn({bits, c, c, k, k}, gen);
-      kernels = kernels - kernels.mean({3, 4}, true);
-      kernels = kernels / kernels.flatten(1).norm(2, 1).view({bits, 1, 1, 1, 1});
-
-      // Stage 1: the gain meeting the PSNR target on owner outputs.
-      double gain = 0;
-      {
-        torch::NoGradGuard no_grad;
-        const int64_t n = std::min<int64_t>(rows, 1000);
-        torch::Tensor xs = noisy.slice(0, 0, n), ys = y.slice(0, 0, n);
-        std::vector<torch::Tensor> codes;
-        for (int i = 0; i < 4; ++i) codes.push_back(RandomCode(bits, gen));
-        auto worst_psnr = [&](double g) {
-          double worst = 1e9;
-          for (const auto& code : codes) {
-            worst = std::min(
-                worst, Psnr(HForward(xs, ys, CombinedKernel(kernels, code, g), s.epsilon), ys));
-          }
-          return worst;
-        };
-        double lo = -12, hi = 6;  // log gain
-        for (int i = 0; i < 40; ++i) {
-          const double mid = (lo + hi) / 2;
-          (worst_psnr(std::exp(mid)) >= s.psnr ? lo : hi) = mid;
-        }
-        gain = std::exp(lo);
-        if (worst_psnr(gain) < s.psnr - 0.5) {
-          return Status::FailedPrecondition("barrier cannot reach psnr=" + std::to_string(s.psnr) +
-                                            " dB against the base outputs; lower psnr");
-        }
-      }
-
-      // Stage 2: surrogates on (noisy, marked) pairs; R fine-tuned on them.
-      torch::Tensor decoder = kernels.clone().requires_grad_(true);
-      torch::Tensor scale = torch::ones({bits}).requires_grad_(true);
-      const int64_t B = s.batch_size;
-      auto batch = [&] { return torch::randint(0, rows, {B}, gen); };
-      std::vector<torch::Tensor> outputs, codes;
-      torch::Tensor unmarked;
-      for (int64_t m = 0; s.surrogates > 0 && m <= s.surrogates; ++m) {
-        const bool is_unmarked = m == s.surrogates;
-        const int kind = static_cast<int>(m % 2);
-        torch::Tensor code = RandomCode(bits, gen), target;
-        {
-          torch::NoGradGuard no_grad;
-          target = is_unmarked ? clean
-                               : HForward(noisy, y, CombinedKernel(kernels, code, gain), s.epsilon);
-        }
-        Params sur = MakeSurrogate(kind, c, gen);
-        torch::optim::Adam opt(Values(sur), torch::optim::AdamOptions(s.lr));
-        const int64_t steps = s.surrogate_epochs * ((rows + B - 1) / B);
-        for (int64_t i = 0; i < steps; ++i) {
-          torch::Tensor idx = batch();
-          torch::Tensor out = SurrogateForward(kind, sur, noisy.index_select(0, idx));
-          torch::Tensor want = target.index_select(0, idx);
-          torch::Tensor loss = kind == 0 ? torch::mse_loss(out, want) : torch::l1_loss(out, want);
-          opt.zero_grad();
-          loss.backward();
-          opt.step();
-        }
-        torch::NoGradGuard no_grad;
-        std::vector<torch::Tensor> parts;
-        for (int64_t i = 0; i < rows; i += 500) {
-          parts.push_back(SurrogateForward(kind, sur, noisy.slice(0, i, i + 500)));
-        }
-        (is_unmarked ? unmarked : outputs.emplace_back()) = torch::cat(parts);
-        if (!is_unmarked) codes.push_back(code);
-      }
-      if (s.surrogates > 0 && s.finetune_steps > 0) {
-        torch::optim::Adam opt({decoder, scale}, torch::optim::AdamOptions(s.lr / 4));
-        for (int64_t i = 0; i < s.finetune_steps; ++i) {
-          torch::Tensor idx = batch();
-          torch::Tensor xb = noisy.index_select(0, idx), yb = y.index_select(0, idx);
-          torch::Tensor code = RandomCode(bits, gen);
-          torch::Tensor marked;
-          {
-            torch::NoGradGuard no_grad;
-            marked = HForward(xb, yb, CombinedKernel(kernels, code, gain), s.epsilon);
-          }
-          torch::Tensor loss = torch::binary_cross_entropy_with_logits(
-              RLogits(decoder, scale, xb, marked, yb), code);
-          for (size_t m = 0; m < outputs.size(); ++m) {
-            loss = loss +
-                   torch::binary_cross_entropy_with_logits(
-                       RLogits(decoder, scale, xb, outputs[m].index_select(0, idx), yb), codes[m]);
-          }
-          loss =
-              loss +
-              0.01 * RLogits(decoder, scale, xb, unmarked.index_select(0, idx), yb).pow(2).mean();
-          opt.zero_grad();
-          loss.backward();
-          opt.step();
-        }
-      }
-
-      KeyBlob blob;
-      blob.SetTensor("kernels", kernels.contiguous());
-      blob.SetTensor("gain", torch::tensor({gain}, torch::kDouble));
-      blob.SetTensor("decoder", decoder.detach().contiguous());
-      blob.SetTensor("scale", scale.detach().contiguous());
-      blob.SetTensor("probes", probes.contiguous());
-      blob.SetTensor("references", references.contiguous());
-      for (const char* name : kParamNames) {
-        blob.SetString(std::string("param.") + name, params.at(name));
-      }
-      *key = blob.Serialize();
-      return Status::Ok();
-    });
-  }
-
-  Status Embed(torch::jit::Module& model, const std::string& key_bytes,
-               const std::vector<uint8_t>& bits, const EmbedContext& ctx,
-               EmbedReport* report) const override {
-    return GuardedCall("embed", [&]() -> Status {
-      TM_ASSIGN_OR_RETURN(BarrierKey key, ParseKey(key_bytes));
-      if (static_cast<int64_t>(bits.size()) != key.bits()) {
-        return Status::InvalidArgument("key is for " + std::to_string(key.bits()) + " bits, got " +
-                                       std::to_string(bits.size()));
-      }
-      torch::Tensor code = torch::tensor(std::vector<float>(bits.begin(), bits.end()));
-      torch::jit::Module copy =
-          MakeCopy(model, CombinedKernel(key.kernels, code, key.gain), key.settings.epsilon);
-
-      // Read the copy back through R on the probes.
-      torch::Tensor outputs;
-      ModelSuspect suspect(&copy);
-      TM_RETURN_IF_ERROR(suspect.Query(key.probes, &outputs));
-      TM_RETURN_IF_ERROR(CheckImages(key.probes, outputs));
-      torch::NoGradGuard no_grad;
-      torch::Tensor logits = RLogits(key.decoder, key.scale, key.probes, outputs, key.references);
-      report->bits = static_cast<int>(key.bits());
-      report->bits_with_margin =
-          static_cast<int>(logits.gt(0).to(torch::kFloat).eq(code).sum().item<int64_t>());
-      report->steps = 0;
-      if (ctx.validation != nullptr && ctx.validation->size() > 0) {
-        TM_ASSIGN_OR_RETURN(report->validation_accuracy,
-                            TaskPsnr(copy, ctx.validation->images, key.settings.noise));
-        const double floor = ctx.base_accuracy - ctx.max_accuracy_drop;
-        if (report->validation_accuracy < floor) {
-          return Status::FailedPrecondition("the copy's task PSNR " +
-                                            std::to_string(report->validation_accuracy) +
-                                            " dB is below the budget's " + std::to_string(floor) +
-                                            " dB; raise the barrier's psnr target");
-        }
-      }
-      model = copy;
-      return Status::Ok();
-    });
-  }
-
-  Status Extract(Suspect& suspect, const std::string& key_bytes,
-                 std::vector<float>* soft_bits) const override {
-    return GuardedCall("extract", [&]() -> Status {
-      TM_ASSIGN_OR_RETURN(BarrierKey key, ParseKey(key_bytes));
-      torch::Tensor outputs;
-      Status st = suspect.Query(key.probes, &outputs);
-      if (st.code() == Status::Code::kInvalidArgument) {
-        return Status::FailedPrecondition("suspect rejects the probe images: " + st.message());
-      }
-      TM_RETURN_IF_ERROR(st);
-      TM_RETURN_IF_ERROR(CheckImages(key.probes, outputs));
-      torch::NoGradGuard no_grad;
-      torch::Tensor soft = torch::sigmoid(RLogits(key.decoder, key.scale, key.probes,
-                                                  outputs.to(torch::kFloat), key.references))
-                               .contiguous();
-      soft_bits->assign(soft.data_ptr<float>(), soft.data_ptr<float>() + soft.numel());
-      return Status::Ok();
-    });
-  }
+  Barrier() : TypedScheme(BarrierInfo()) {}
 
  private:
-  SchemeInfo info_;
+  StatusOr<Settings> ParseSettings(const SchemeParams& params) const override {
+    return ParseBarrierSettings(params);
+  }
+
+  Status MakeKey(const torch::jit::Module& model, const Settings& s, int bits, uint64_t seed,
+                 const Dataset& train, KeyBlob* blob, SchemeParams* /*params*/) const override {
+    if (bits < 1) return Status::InvalidArgument("barrier needs at least one bit");
+    if (train.images.dim() != 4 || train.size() < s.probes + 64) {
+      return Status::InvalidArgument(
+          "barrier needs at least probes + 64 = " + std::to_string(s.probes + 64) +
+          " training images [N, C, H, W]");
+    }
+    const int64_t k = s.kernel > 0 ? s.kernel : AutoKernel(bits);
+    if (k * k - 1 < bits) {
+      return Status::FailedPrecondition(
+          "kernel=" + std::to_string(k) + " gives " + std::to_string(k * k - 1) +
+          " independent filters, fewer than " + std::to_string(bits) + " bits; use kernel=auto");
+    }
+    torch::jit::Module base = model;  // shares the module; forward is not const
+    torch::Generator gen = at::detail::createCPUGenerator(seed);
+    const int64_t rows = std::min(s.rows, train.size() - s.probes);
+    torch::Tensor clean = train.images.slice(0, 0, rows).to(torch::kFloat);
+    torch::Tensor noisy = AddNoise(clean, s.noise, seed ^ 0x1);
+    TM_ASSIGN_OR_RETURN(torch::Tensor y, RunBatched(base, noisy));
+    if (!y.sizes().equals(noisy.sizes())) {
+      return Status::FailedPrecondition("barrier marks image-to-image models; the model answers " +
+                                        ShapeText(y.sizes()) + " for images " +
+                                        ShapeText(noisy.sizes()));
+    }
+    torch::Tensor probes = AddNoise(
+        train.images.slice(0, train.size() - s.probes).to(torch::kFloat), s.noise, seed ^ 0x2);
+    TM_ASSIGN_OR_RETURN(torch::Tensor references, RunBatched(base, probes));
+    const int64_t c = clean.size(1);
+
+    // H's secret kernels: Gaussian, zero-mean, unit norm.
+    torch::Tensor kernels = torch::randn({bits, c, c, k, k}, gen);
+    kernels = kernels - kernels.mean({3, 4}, true);
+    kernels = kernels / kernels.flatten(1).norm(2, 1).view({bits, 1, 1, 1, 1});
+
+    // Stage 1: the gain meeting the PSNR target on owner outputs.
+    double gain = 0;
+    {
+      torch::NoGradGuard no_grad;
+      const int64_t n = std::min<int64_t>(rows, 1000);
+      torch::Tensor xs = noisy.slice(0, 0, n), ys = y.slice(0, 0, n);
+      std::vector<torch::Tensor> codes;
+      for (int i = 0; i < 4; ++i) codes.push_back(RandomCode(bits, gen));
+      auto worst_psnr = [&](double g) {
+        double worst = 1e9;
+        for (const auto& code : codes) {
+          worst = std::min(worst,
+                           Psnr(HForward(xs, ys, CombinedKernel(kernels, code, g), s.epsilon), ys));
+        }
+        return worst;
+      };
+      double lo = -12, hi = 6;  // log gain
+      for (int i = 0; i < 40; ++i) {
+        const double mid = (lo + hi) / 2;
+        (worst_psnr(std::exp(mid)) >= s.psnr ? lo : hi) = mid;
+      }
+      gain = std::exp(lo);
+      if (worst_psnr(gain) < s.psnr - 0.5) {
+        return Status::FailedPrecondition("barrier cannot reach psnr=" + std::to_string(s.psnr) +
+                                          " dB against the base outputs; lower psnr");
+      }
+    }
+
+    // Stage 2: surrogates on (noisy, marked) pairs; R fine-tuned on them.
+    torch::Tensor decoder = kernels.clone().requires_grad_(true);
+    torch::Tensor scale = torch::ones({bits}).requires_grad_(true);
+    const int64_t B = s.batch_size;
+    auto batch = [&] { return torch::randint(0, rows, {B}, gen); };
+    std::vector<torch::Tensor> outputs, codes;
+    torch::Tensor unmarked;
+    for (int64_t m = 0; s.surrogates > 0 && m <= s.surrogates; ++m) {
+      const bool is_unmarked = m == s.surrogates;
+      const int kind = static_cast<int>(m % 2);
+      torch::Tensor code = RandomCode(bits, gen), target;
+      {
+        torch::NoGradGuard no_grad;
+        target = is_unmarked ? clean
+                             : HForward(noisy, y, CombinedKernel(kernels, code, gain), s.epsilon);
+      }
+      Params sur = MakeSurrogate(kind, c, gen);
+      torch::optim::Adam opt(Values(sur), torch::optim::AdamOptions(s.lr));
+      const int64_t steps = s.surrogate_epochs * ((rows + B - 1) / B);
+      for (int64_t i = 0; i < steps; ++i) {
+        torch::Tensor idx = batch();
+        torch::Tensor out = SurrogateForward(kind, sur, noisy.index_select(0, idx));
+        torch::Tensor want = target.index_select(0, idx);
+        torch::Tensor loss = kind == 0 ? torch::mse_loss(out, want) : torch::l1_loss(out, want);
+        opt.zero_grad();
+        loss.backward();
+        opt.step();
+      }
+      torch::NoGradGuard no_grad;
+      std::vector<torch::Tensor> parts;
+      for (int64_t i = 0; i < rows; i += 500) {
+        parts.push_back(SurrogateForward(kind, sur, noisy.slice(0, i, i + 500)));
+      }
+      (is_unmarked ? unmarked : outputs.emplace_back()) = torch::cat(parts);
+      if (!is_unmarked) codes.push_back(code);
+    }
+    if (s.surrogates > 0 && s.finetune_steps > 0) {
+      torch::optim::Adam opt({decoder, scale}, torch::optim::AdamOptions(s.lr / 4));
+      for (int64_t i = 0; i < s.finetune_steps; ++i) {
+        torch::Tensor idx = batch();
+        torch::Tensor xb = noisy.index_select(0, idx), yb = y.index_select(0, idx);
+        torch::Tensor code = RandomCode(bits, gen);
+        torch::Tensor marked;
+        {
+          torch::NoGradGuard no_grad;
+          marked = HForward(xb, yb, CombinedKernel(kernels, code, gain), s.epsilon);
+        }
+        torch::Tensor loss =
+            torch::binary_cross_entropy_with_logits(RLogits(decoder, scale, xb, marked, yb), code);
+        for (size_t m = 0; m < outputs.size(); ++m) {
+          loss = loss +
+                 torch::binary_cross_entropy_with_logits(
+                     RLogits(decoder, scale, xb, outputs[m].index_select(0, idx), yb), codes[m]);
+        }
+        loss = loss +
+               0.01 * RLogits(decoder, scale, xb, unmarked.index_select(0, idx), yb).pow(2).mean();
+        opt.zero_grad();
+        loss.backward();
+        opt.step();
+      }
+    }
+
+    blob->SetTensor("kernels", kernels.contiguous());
+    blob->SetTensor("gain", torch::tensor({gain}, torch::kDouble));
+    blob->SetTensor("decoder", decoder.detach().contiguous());
+    blob->SetTensor("scale", scale.detach().contiguous());
+    blob->SetTensor("probes", probes.contiguous());
+    blob->SetTensor("references", references.contiguous());
+    return Status::Ok();
+  }
+
+  Status EmbedBits(torch::jit::Module& model, const KeyBlob& blob, const Settings& settings,
+                   const std::vector<uint8_t>& bits, const EmbedContext& ctx,
+                   EmbedReport* report) const override {
+    TM_ASSIGN_OR_RETURN(BarrierKey key, ReadKey(blob, settings));
+    TM_RETURN_IF_ERROR(CheckBitCount(bits, key.bits()));
+    torch::Tensor code = torch::tensor(std::vector<float>(bits.begin(), bits.end()));
+    torch::jit::Module copy =
+        MakeCopy(model, CombinedKernel(key.kernels, code, key.gain), key.settings.epsilon);
+
+    // Read the copy back through R on the probes.
+    torch::Tensor outputs;
+    ModelSuspect suspect(&copy);
+    TM_RETURN_IF_ERROR(suspect.Query(key.probes, &outputs));
+    TM_RETURN_IF_ERROR(CheckImages(key.probes, outputs));
+    torch::NoGradGuard no_grad;
+    torch::Tensor logits = RLogits(key.decoder, key.scale, key.probes, outputs, key.references);
+    report->bits = static_cast<int>(key.bits());
+    report->bits_with_margin =
+        static_cast<int>(logits.gt(0).to(torch::kFloat).eq(code).sum().item<int64_t>());
+    report->steps = 0;
+    if (ctx.validation != nullptr && ctx.validation->size() > 0) {
+      TM_ASSIGN_OR_RETURN(report->validation_accuracy,
+                          TaskPsnr(copy, ctx.validation->images, key.settings.noise));
+      const double floor = ctx.base_accuracy - ctx.max_accuracy_drop;
+      if (report->validation_accuracy < floor) {
+        return Status::FailedPrecondition("the copy's task PSNR " +
+                                          std::to_string(report->validation_accuracy) +
+                                          " dB is below the budget's " + std::to_string(floor) +
+                                          " dB; raise the barrier's psnr target");
+      }
+    }
+    model = copy;
+    return Status::Ok();
+  }
+
+  Status ExtractBits(Suspect& suspect, const KeyBlob& blob, const Settings& settings,
+                     std::vector<float>* soft_bits) const override {
+    TM_ASSIGN_OR_RETURN(BarrierKey key, ReadKey(blob, settings));
+    torch::Tensor outputs;
+    Status st = suspect.Query(key.probes, &outputs);
+    if (st.code() == Status::Code::kInvalidArgument) {
+      return Status::FailedPrecondition("suspect rejects the probe images: " + st.message());
+    }
+    TM_RETURN_IF_ERROR(st);
+    TM_RETURN_IF_ERROR(CheckImages(key.probes, outputs));
+    torch::NoGradGuard no_grad;
+    torch::Tensor soft = torch::sigmoid(RLogits(key.decoder, key.scale, key.probes,
+                                                outputs.to(torch::kFloat), key.references))
+                             .contiguous();
+    soft_bits->assign(soft.data_ptr<float>(), soft.data_ptr<float>() + soft.numel());
+    return Status::Ok();
+  }
 };
 
 }  // namespace

@@ -30,13 +30,14 @@
 
 #include <sstream>
 
-#include "tracemark/dataset.h"
-#include "tracemark/key_blob.h"
-#include "tracemark/model.h"
-#include "tracemark/scheme.h"
-#include "tracemark/scheme_params.h"
-#include "tracemark/suspect.h"
-#include "tracemark/training.h"
+#include "tracemark/sdk/dataset.h"
+#include "tracemark/sdk/key_blob.h"
+#include "tracemark/sdk/model.h"
+#include "tracemark/sdk/scheme.h"
+#include "tracemark/sdk/scheme_params.h"
+#include "tracemark/sdk/suspect.h"
+#include "tracemark/sdk/training.h"
+#include "tracemark/sdk/typed_scheme.h"
 
 namespace tracemark {
 namespace {
@@ -121,7 +122,7 @@ StatusOr<std::vector<int64_t>> ParseClasses(const SchemeParams& params) {
   return classes;
 }
 
-StatusOr<Settings> ParseSettings(const SchemeParams& params) {
+StatusOr<Settings> ParseGradSignsSettings(const SchemeParams& params) {
   Settings s;
   TM_ASSIGN_OR_RETURN(s.carriers, GetAutoInt(params, "carriers", 1, 1 << 24));
   TM_ASSIGN_OR_RETURN(s.inputs, GetAutoInt(params, "inputs", 1, 4096));
@@ -149,23 +150,14 @@ struct GradKey {
   int64_t queries() const { return inputs.size(0) * (bits() + 1); }
 };
 
-constexpr const char* kParamNames[] = {"carriers", "inputs",     "classes", "strength",
-                                       "margin",   "max_steps",  "lr",      "batch_size",
-                                       "fd_step",  "max_queries"};
-
-StatusOr<GradKey> ParseKey(const std::string& bytes) {
+StatusOr<GradKey> ReadKey(const KeyBlob& blob, const Settings& settings) {
   GradKey key;
-  TM_ASSIGN_OR_RETURN(KeyBlob blob, KeyBlob::Parse(bytes));
   TM_ASSIGN_OR_RETURN(key.coordinates, blob.Tensor("coordinates"));
   TM_ASSIGN_OR_RETURN(key.projection, blob.Tensor("projection"));
   TM_ASSIGN_OR_RETURN(key.inputs, blob.Tensor("inputs"));
   TM_ASSIGN_OR_RETURN(key.labels, blob.Tensor("labels"));
   TM_ASSIGN_OR_RETURN(key.classes, blob.Int("classes"));
-  SchemeParams params;
-  for (const char* name : kParamNames) {
-    TM_ASSIGN_OR_RETURN(params[name], blob.String(std::string("param.") + name));
-  }
-  TM_ASSIGN_OR_RETURN(key.settings, ParseSettings(params));
+  key.settings = settings;
   const bool consistent =
       key.coordinates.dim() == 1 && key.coordinates.scalar_type() == torch::kLong &&
       key.projection.dim() == 2 && key.projection.size(1) == key.coordinates.size(0) &&
@@ -237,133 +229,113 @@ StatusOr<torch::Tensor> DecodeQueries(Suspect& suspect, const GradKey& key) {
   return slopes.mean(0).to(torch::kFloat);
 }
 
-class GradSigns final : public Scheme {
+class GradSigns final : public TypedScheme<Settings> {
  public:
-  GradSigns() : info_(GradSignsInfo()) {}
-
-  const SchemeInfo& Info() const override { return info_; }
-
-  Status ResolveParams(const SchemeParams& given, SchemeParams* effective) const override {
-    return GuardedCall("resolve params", [&]() -> Status {
-      TM_RETURN_IF_ERROR(FillDefaults(info_.params, given, effective));
-      return ParseSettings(*effective).status();
-    });
-  }
-
-  Status Keygen(const torch::jit::Module& model, const SchemeParams& params, int bits,
-                uint64_t seed, const Dataset& train, std::string* key) const override {
-    return GuardedCall("keygen", [&]() -> Status {
-      TM_ASSIGN_OR_RETURN(Settings s, ParseSettings(params));
-      if (train.size() == 0) {
-        return Status::InvalidArgument("gradsigns draws its carrier inputs from training data");
-      }
-      if (bits < 1) return Status::InvalidArgument("gradsigns needs at least one bit");
-      const int64_t coordinates = train.images[0].numel();
-      TM_ASSIGN_OR_RETURN(int64_t classes, CountClasses(model, train));
-
-      if (s.carriers < 0) s.carriers = std::min(coordinates, int64_t{2} * bits);
-      if (s.carriers < bits || s.carriers > coordinates) {
-        return Status::FailedPrecondition(
-            "gradsigns needs bits <= carriers <= input coordinates, got " + std::to_string(bits) +
-            " bits, carriers=" + std::to_string(s.carriers) + ", " + std::to_string(coordinates) +
-            " coordinates (K g_S cannot take every sign pattern when |S| < bits)");
-      }
-      const int64_t per_input = int64_t{bits} + 1;
-      if (s.inputs < 0) s.inputs = std::min(kDefaultInputs, s.max_queries / per_input);
-      if (s.inputs < 1 || s.inputs * per_input > s.max_queries) {
-        return Status::FailedPrecondition(
-            "max_queries=" + std::to_string(s.max_queries) + " cannot probe " +
-            std::to_string(std::max<int64_t>(s.inputs, 1)) + " carrier inputs at bits + 1 = " +
-            std::to_string(per_input) + " queries each; raise max_queries or lower inputs/bits");
-      }
-      TM_ASSIGN_OR_RETURN(torch::Tensor pool, CarrierPool(train, s.classes, classes));
-      if (pool.size(0) < s.inputs) {
-        return Status::FailedPrecondition(
-            "the training data has " + std::to_string(pool.size(0)) +
-            " images of the chosen classes, fewer than inputs=" + std::to_string(s.inputs));
-      }
-
-      torch::Generator gen = at::detail::createCPUGenerator(seed);
-      torch::Tensor chosen_coordinates =
-          torch::randperm(coordinates, gen, torch::kLong).slice(0, 0, s.carriers);
-      torch::Tensor projection = torch::rand({bits, s.carriers}, gen) * 2 - 1;
-      torch::Tensor picks = pool.index_select(
-          0, torch::randperm(pool.size(0), gen, torch::kLong).slice(0, 0, s.inputs));
-
-      KeyBlob blob;
-      blob.SetTensor("coordinates", chosen_coordinates.contiguous());
-      blob.SetTensor("projection", projection.contiguous());
-      torch::Tensor images = train.images.index_select(0, picks).to(torch::kFloat);
-      torch::Tensor noise = torch::rand(images.sizes(), gen) * 2 - 1;
-      torch::Tensor inputs = images * (1 - 2 * kDither) + kDither * (1 + noise);
-      blob.SetTensor("inputs", inputs.contiguous());
-      blob.SetTensor("labels", train.labels.index_select(0, picks).contiguous());
-      blob.SetInt("classes", classes);
-      SchemeParams resolved = params;
-      resolved["carriers"] = std::to_string(s.carriers);
-      resolved["inputs"] = std::to_string(s.inputs);
-      for (const char* name : kParamNames) {
-        blob.SetString(std::string("param.") + name, resolved.at(name));
-      }
-      *key = blob.Serialize();
-      return Status::Ok();
-    });
-  }
-
-  Status Embed(torch::jit::Module& model, const std::string& key_bytes,
-               const std::vector<uint8_t>& bits, const EmbedContext& ctx,
-               EmbedReport* report) const override {
-    return GuardedCall("embed", [&]() -> Status {
-      TM_ASSIGN_OR_RETURN(GradKey key, ParseKey(key_bytes));
-      if (static_cast<int64_t>(bits.size()) != key.bits()) {
-        return Status::InvalidArgument("key is for " + std::to_string(key.bits()) + " bits, got " +
-                                       std::to_string(bits.size()));
-      }
-      TM_RETURN_IF_ERROR(DecodeGradients(model, key, false).status());
-      const Settings& s = key.settings;
-      torch::Tensor target = torch::tensor(std::vector<float>(bits.begin(), bits.end()));
-      torch::Tensor sign = target * 2 - 1;
-      report->bits = static_cast<int>(bits.size());
-      // Checked above, so only a LibTorch failure throws (GuardedCall reports it).
-      auto decode = [&](bool create_graph) {
-        auto d = DecodeGradients(model, key, create_graph);
-        if (!d.ok()) throw std::runtime_error(d.status().message());
-        return std::move(d).value();
-      };
-      auto regularizer = [&] {
-        return s.strength *
-               torch::binary_cross_entropy_with_logits(decode(/*create_graph=*/true), target);
-      };
-      auto bits_with_margin = [&] {
-        torch::Tensor d = decode(/*create_graph=*/false).detach();
-        return static_cast<int>((sign * d).ge(s.margin).sum().item<int64_t>());
-      };
-      return RunEmbeddingLoop(model, ctx, s.loop, regularizer, bits_with_margin, report);
-    });
-  }
-
-  Status Extract(Suspect& suspect, const std::string& key_bytes,
-                 std::vector<float>* soft_bits) const override {
-    return GuardedCall("extract", [&]() -> Status {
-      TM_ASSIGN_OR_RETURN(GradKey key, ParseKey(key_bytes));
-      torch::Tensor d;
-      if (torch::jit::Module* model = suspect.module()) {
-        model->eval();
-        TM_ASSIGN_OR_RETURN(d, DecodeGradients(*model, key, false));
-      } else {
-        TM_ASSIGN_OR_RETURN(d, DecodeQueries(suspect, key));
-      }
-      torch::NoGradGuard no_grad;
-      d = d.detach();
-      const double peak = d.abs().max().item<double>();
-      torch::Tensor soft =
-          (peak > 0 ? (d / peak + 1) / 2 : torch::full_like(d, 0.5)).clamp(0, 1).contiguous();
-      soft_bits->assign(soft.data_ptr<float>(), soft.data_ptr<float>() + soft.numel());
-      return Status::Ok();
-    });
-  }
+  GradSigns() : TypedScheme(GradSignsInfo()) {}
 
  private:
+  StatusOr<Settings> ParseSettings(const SchemeParams& params) const override {
+    return ParseGradSignsSettings(params);
+  }
+
+  Status MakeKey(const torch::jit::Module& model, const Settings& settings, int bits, uint64_t seed,
+                 const Dataset& train, KeyBlob* blob, SchemeParams* params) const override {
+    Settings s = settings;  // with the auto sizes resolved below
+    if (train.size() == 0) {
+      return Status::InvalidArgument("gradsigns draws its carrier inputs from training data");
+    }
+    if (bits < 1) return Status::InvalidArgument("gradsigns needs at least one bit");
+    const int64_t coordinates = train.images[0].numel();
+    TM_ASSIGN_OR_RETURN(int64_t classes, CountClasses(model, train));
+
+    if (s.carriers < 0) s.carriers = std::min(coordinates, int64_t{2} * bits);
+    if (s.carriers < bits || s.carriers > coordinates) {
+      return Status::FailedPrecondition(
+          "gradsigns needs bits <= carriers <= input coordinates, got " + std::to_string(bits) +
+          " bits, carriers=" + std::to_string(s.carriers) + ", " + std::to_string(coordinates) +
+          " coordinates (K g_S cannot take every sign pattern when |S| < bits)");
+    }
+    const int64_t per_input = int64_t{bits} + 1;
+    if (s.inputs < 0) s.inputs = std::min(kDefaultInputs, s.max_queries / per_input);
+    if (s.inputs < 1 || s.inputs * per_input > s.max_queries) {
+      return Status::FailedPrecondition(
+          "max_queries=" + std::to_string(s.max_queries) + " cannot probe " +
+          std::to_string(std::max<int64_t>(s.inputs, 1)) + " carrier inputs at bits + 1 = " +
+          std::to_string(per_input) + " queries each; raise max_queries or lower inputs/bits");
+    }
+    TM_ASSIGN_OR_RETURN(torch::Tensor pool, CarrierPool(train, s.classes, classes));
+    if (pool.size(0) < s.inputs) {
+      return Status::FailedPrecondition(
+          "the training data has " + std::to_string(pool.size(0)) +
+          " images of the chosen classes, fewer than inputs=" + std::to_string(s.inputs));
+    }
+
+    torch::Generator gen = at::detail::createCPUGenerator(seed);
+    torch::Tensor chosen_coordinates =
+        torch::randperm(coordinates, gen, torch::kLong).slice(0, 0, s.carriers);
+    torch::Tensor projection = torch::rand({bits, s.carriers}, gen) * 2 - 1;
+    torch::Tensor picks = pool.index_select(
+        0, torch::randperm(pool.size(0), gen, torch::kLong).slice(0, 0, s.inputs));
+
+    blob->SetTensor("coordinates", chosen_coordinates.contiguous());
+    blob->SetTensor("projection", projection.contiguous());
+    torch::Tensor images = train.images.index_select(0, picks).to(torch::kFloat);
+    torch::Tensor noise = torch::rand(images.sizes(), gen) * 2 - 1;
+    torch::Tensor inputs = images * (1 - 2 * kDither) + kDither * (1 + noise);
+    blob->SetTensor("inputs", inputs.contiguous());
+    blob->SetTensor("labels", train.labels.index_select(0, picks).contiguous());
+    blob->SetInt("classes", classes);
+    (*params)["carriers"] = std::to_string(s.carriers);
+    (*params)["inputs"] = std::to_string(s.inputs);
+    return Status::Ok();
+  }
+
+  Status EmbedBits(torch::jit::Module& model, const KeyBlob& blob, const Settings& settings,
+                   const std::vector<uint8_t>& bits, const EmbedContext& ctx,
+                   EmbedReport* report) const override {
+    TM_ASSIGN_OR_RETURN(GradKey key, ReadKey(blob, settings));
+    TM_RETURN_IF_ERROR(CheckBitCount(bits, key.bits()));
+    TM_RETURN_IF_ERROR(DecodeGradients(model, key, false).status());
+    const Settings& s = key.settings;
+    torch::Tensor target = torch::tensor(std::vector<float>(bits.begin(), bits.end()));
+    torch::Tensor sign = target * 2 - 1;
+    report->bits = static_cast<int>(bits.size());
+    // Checked above, so only a LibTorch failure throws (GuardedCall reports it).
+    auto decode = [&](bool create_graph) {
+      auto d = DecodeGradients(model, key, create_graph);
+      if (!d.ok()) throw std::runtime_error(d.status().message());
+      return std::move(d).value();
+    };
+    auto regularizer = [&] {
+      return s.strength *
+             torch::binary_cross_entropy_with_logits(decode(/*create_graph=*/true), target);
+    };
+    auto bits_with_margin = [&] {
+      torch::Tensor d = decode(/*create_graph=*/false).detach();
+      return static_cast<int>((sign * d).ge(s.margin).sum().item<int64_t>());
+    };
+    return RunEmbeddingLoop(model, ctx, s.loop, regularizer, bits_with_margin, report);
+  }
+
+  Status ExtractBits(Suspect& suspect, const KeyBlob& blob, const Settings& settings,
+                     std::vector<float>* soft_bits) const override {
+    TM_ASSIGN_OR_RETURN(GradKey key, ReadKey(blob, settings));
+    torch::Tensor d;
+    if (torch::jit::Module* model = suspect.module()) {
+      model->eval();
+      TM_ASSIGN_OR_RETURN(d, DecodeGradients(*model, key, false));
+    } else {
+      TM_ASSIGN_OR_RETURN(d, DecodeQueries(suspect, key));
+    }
+    torch::NoGradGuard no_grad;
+    d = d.detach();
+    const double peak = d.abs().max().item<double>();
+    torch::Tensor soft =
+        (peak > 0 ? (d / peak + 1) / 2 : torch::full_like(d, 0.5)).clamp(0, 1).contiguous();
+    soft_bits->assign(soft.data_ptr<float>(), soft.data_ptr<float>() + soft.numel());
+    return Status::Ok();
+  }
+
   // The model's number of output classes, checked against the labels.
   static StatusOr<int64_t> CountClasses(const torch::jit::Module& model, const Dataset& train) {
     torch::jit::Module handle = model;  // shares the module; forward is not const
@@ -392,8 +364,6 @@ class GradSigns final : public Scheme {
     }
     return mask.nonzero().flatten();
   }
-
-  SchemeInfo info_;
 };
 
 }  // namespace

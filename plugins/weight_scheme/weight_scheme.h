@@ -2,27 +2,27 @@
 // X in R^{T x M} (N(0, 1) entries) projects the carrier w (a weight averaged
 // over its output filters, see tracemark/weight_carrier.h) to p = X w in R^T.
 // Keygen, the embedding loop, parameters and extraction are shared; a
-// subclass supplies only its loss on p, its per-bit margin and its soft bits.
+// subclass supplies only its loss on p, its per-bit margin and its soft bits
+// (the TypedScheme adapter guards the calls and keeps the parameters in the key).
 #pragma once
 
 #include <torch/script.h>
 
-#include "tracemark/key_blob.h"
-#include "tracemark/scheme.h"
+#include "tracemark/sdk/key_blob.h"
+#include "tracemark/sdk/training.h"
+#include "tracemark/sdk/typed_scheme.h"
 
 namespace tracemark {
 
-class WeightScheme : public Scheme {
- public:
-  const SchemeInfo& Info() const override { return info_; }
-  Status ResolveParams(const SchemeParams& given, SchemeParams* effective) const override;
-  Status Keygen(const torch::jit::Module& model, const SchemeParams& params, int bits,
-                uint64_t seed, const Dataset& train, std::string* key) const override;
-  Status Embed(torch::jit::Module& model, const std::string& key, const std::vector<uint8_t>& bits,
-               const EmbedContext& ctx, EmbedReport* report) const override;
-  Status Extract(Suspect& suspect, const std::string& key,
-                 std::vector<float>* soft_bits) const override;
+// The parameters every weight scheme shares.
+struct WeightSettings {
+  std::string layer;  // carrier parameter name, or "auto"
+  double strength = 0;
+  double margin = 0;
+  EmbeddingLoopOptions loop;
+};
 
+class WeightScheme : public TypedScheme<WeightSettings> {
  protected:
   // `info` without params: the shared ones are appended, with the given
   // default strength and margin.
@@ -43,7 +43,17 @@ class WeightScheme : public Scheme {
   virtual torch::Tensor SoftBits(const torch::Tensor& decoded) const = 0;
 
  private:
-  SchemeInfo info_;
+  static SchemeInfo WithSharedParams(SchemeInfo info, const std::string& default_strength,
+                                     const std::string& default_margin);
+  StatusOr<WeightSettings> ParseSettings(const SchemeParams& params) const final;
+  Status MakeKey(const torch::jit::Module& model, const WeightSettings& settings, int bits,
+                 uint64_t seed, const Dataset& train, KeyBlob* key,
+                 SchemeParams* params) const final;
+  Status EmbedBits(torch::jit::Module& model, const KeyBlob& key, const WeightSettings& settings,
+                   const std::vector<uint8_t>& bits, const EmbedContext& ctx,
+                   EmbedReport* report) const final;
+  Status ExtractBits(Suspect& suspect, const KeyBlob& key, const WeightSettings& settings,
+                     std::vector<float>* soft_bits) const final;
 };
 
 }  // namespace tracemark

@@ -1,7 +1,0 @@
-// Deliberately broken test plugin: the entry point returns no descriptor.
-#include "tracemark/scheme.h"
-
-extern "C" __attribute__((visibility("default"))) const TracemarkSchemeDescriptor*
-tracemark_scheme_descriptor(void) {
-  return nullptr;
-}
