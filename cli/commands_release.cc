@@ -138,8 +138,33 @@ StatusOr<EndpointOptions> ParseEndpointOptions(const Args& args) {
   return options;
 }
 
+// Reads --time-limit SECONDS and --memory-limit MIB, the bounds of the
+// sandbox a suspect file runs in (docs/security.md).
+StatusOr<sandbox::SandboxConfig> ParseSandboxOptions(const Args& args) {
+  sandbox::SandboxConfig isolation;
+  isolation.limits.wall_seconds = 120;
+  isolation.limits.memory_bytes = int64_t{3} << 30;
+  double seconds = 0;
+  int64_t mib = 0;
+  if (args.Has("time-limit")) {
+    if (!ParseDouble(args.Get("time-limit"), &seconds) || seconds <= 0 || seconds > 86400) {
+      return Status::InvalidArgument("--time-limit takes seconds in (0, 86400]");
+    }
+    isolation.limits.wall_seconds = seconds;
+  }
+  if (args.Has("memory-limit")) {
+    if (!ParseInt(args.Get("memory-limit"), &mib) || mib < 256 || mib > (int64_t{1} << 20)) {
+      return Status::InvalidArgument("--memory-limit takes MiB from 256 to 1048576");
+    }
+    isolation.limits.memory_bytes = mib << 20;
+  }
+  return isolation;
+}
+
 int TraceCommand(Context& ctx, const std::vector<std::string>& argv) {
-  auto args = Args::Parse(argv, {"endpoint", "model", "max-queries", "timeout", "request-timeout"},
+  auto args = Args::Parse(argv,
+                          {"endpoint", "model", "max-queries", "timeout", "request-timeout",
+                           "time-limit", "memory-limit"},
                           {"json"});
   if (!args.ok()) return Usage(args.status().message());
   const bool remote = args->Has("endpoint");
@@ -151,11 +176,13 @@ int TraceCommand(Context& ctx, const std::vector<std::string>& argv) {
     endpoint = ParseEndpointOptions(*args);
     if (!endpoint.ok()) return Usage(endpoint.status().message());
   }
+  auto isolation = ParseSandboxOptions(*args);
+  if (!isolation.ok()) return Usage(isolation.status().message());
   auto store = ctx.Store();
   if (!store.ok()) return Fail(store.status());
   auto plugins = ctx.Plugins();
   if (!plugins.ok()) return Fail(plugins.status());
-  TraceEngine engine(*store, *plugins);
+  TraceEngine engine(*store, *plugins, *isolation);
   auto report = remote ? engine.TraceEndpoint(*endpoint) : engine.Trace(args->positional()[0]);
   if (!report.ok()) return Fail(report.status());
   if (args->Has("json")) {

@@ -26,8 +26,10 @@ commands:
           --data DATASET --out DIR [--set key=value]... [--json]
                                     write a fingerprinted copy per licensee
   resume RELEASE_ID [--json]        finish a release that was interrupted
-  trace SUSPECT.pt [--json]         attribute a suspect model (exit 0: someone
-                                    accused, 3: nobody, 1: error)
+  trace SUSPECT.pt [--time-limit S] [--memory-limit MIB] [--json]
+                                    attribute a suspect model, run in a
+                                    sandbox (exit 0: someone accused, 3:
+                                    nobody, 1: error)
   trace --endpoint URL --model NAME [--max-queries N] [--timeout S]
         [--request-timeout S] [--json]
                                     query a deployed Open Inference Protocol

@@ -50,6 +50,12 @@ Status ReadString(const Entry& e, std::string* out) {
   return Status::Ok();
 }
 
+Status ReadBool(const Entry& e, bool* out) {
+  if (!e.value.is_boolean()) return e.Error("must be true or false, got " + ShownJson(e.value));
+  *out = e.value.get<bool>();
+  return Status::Ok();
+}
+
 enum class IfEmpty { kReject, kAllow };
 
 // A directory, made absolute against the config file's directory.
@@ -156,6 +162,15 @@ constexpr Field kFields[] = {
      [](const Entry& e, DaemonConfig* c) {
        return ReadInt(e, 1, 86400, &c->endpoint_timeout_seconds);
      }},
+    {"keep_uploads", [](const Entry& e, DaemonConfig* c) { return ReadBool(e, &c->keep_uploads); }},
+    {"investigation_timeout_seconds",
+     [](const Entry& e, DaemonConfig* c) {
+       return ReadInt(e, 1, 86400, &c->investigation_timeout_seconds);
+     }},
+    {"investigation_memory_bytes",
+     [](const Entry& e, DaemonConfig* c) {
+       return ReadInt(e, int64_t{256} << 20, 1024 * kGiB, &c->investigation_memory_bytes);
+     }},
     {"endpoint_request_timeout_seconds",
      [](const Entry& e, DaemonConfig* c) {
        return ReadInt(e, 1, 600, &c->endpoint_request_timeout_seconds);
@@ -220,6 +235,16 @@ StatusOr<DaemonConfig> LoadConfig(const std::string& path) {
     return text.status().WithContext(Printable(path));
   }
   return ParseConfig(*text, path);
+}
+
+sandbox::SandboxConfig SandboxFor(const DaemonConfig& config, const std::string& plugin_dir) {
+  sandbox::SandboxConfig isolation;
+  isolation.program = sandbox::DefaultSandboxProgram();
+  isolation.plugin_dir = plugin_dir;
+  isolation.limits.wall_seconds = config.investigation_timeout_seconds;
+  isolation.limits.memory_bytes = config.investigation_memory_bytes;
+  isolation.max_model_bytes = config.max_upload_bytes;
+  return isolation;
 }
 
 EndpointOptions EndpointFor(const DaemonConfig& config, const std::string& url,

@@ -6,8 +6,10 @@
 #include <array>
 #include <boost/asio.hpp>
 #include <chrono>
+#include <cstdlib>
 #include <functional>
 #include <set>
+#include <thread>
 
 #include "daemon/api_service.h"
 #include "daemon/http_server.h"
@@ -27,6 +29,7 @@ namespace asio = boost::asio;
 namespace {
 
 constexpr auto kDebounce = std::chrono::milliseconds(200);
+constexpr auto kStopGrace = std::chrono::seconds(20);
 constexpr uint32_t kWatchMask = IN_CREATE | IN_MOVED_TO | IN_CLOSE_WRITE;
 
 std::string StorePath(const DaemonConfig& config) { return config.state_dir + "/keystore.db"; }
@@ -72,6 +75,8 @@ Status Daemon::Start() {
   TM_ASSIGN_OR_RETURN(std::unique_ptr<KeyStore> api_keys, KeyStore::Open(StorePath(config_)));
   TM_ASSIGN_OR_RETURN(std::unique_ptr<DaemonStore> api_jobs, DaemonStore::Open(StorePath(config_)));
   TM_ASSIGN_OR_RETURN(std::unique_ptr<KeyStore> registry_keys, KeyStore::Open(StorePath(config_)));
+  TM_ASSIGN_OR_RETURN(std::unique_ptr<DaemonStore> registry_jobs,
+                      DaemonStore::Open(StorePath(config_)));
   TM_ASSIGN_OR_RETURN(std::unique_ptr<DaemonStore> inbox_jobs,
                       DaemonStore::Open(StorePath(config_)));
 
@@ -86,8 +91,8 @@ Status Daemon::Start() {
   }
   metrics_ = std::make_unique<Metrics>(schemes, "0.1.0", TORCH_VERSION);
   runner_ = std::make_unique<JobRunner>(config_, *plugins_, *metrics_);
-  registry_ =
-      std::make_unique<RegistryWatcher>(config_, *runner_, *metrics_, std::move(registry_keys));
+  registry_ = std::make_unique<RegistryWatcher>(config_, *runner_, *metrics_,
+                                                std::move(registry_keys), std::move(registry_jobs));
   inbox_ = std::make_unique<InboxWatcher>(config_, *runner_, *metrics_, std::move(inbox_jobs));
   api_ = std::make_unique<ApiService>(config_, *plugins_, *metrics_, *runner_, std::move(api_keys),
                                       std::move(api_jobs));
@@ -148,6 +153,14 @@ int Daemon::Run() {
     if (ec) return;
     Log(LogLevel::kInfo, "stopping", {{"signal", std::to_string(signal)}});
     stopping_ = true;
+    // Stopping is bounded: a release between checkpoints gets kStopGrace,
+    // then the process ends anyway (every job resumes from the database).
+    std::thread([] {
+      std::this_thread::sleep_for(kStopGrace);
+      Log(LogLevel::kWarn,
+          "stopped without waiting for running jobs; they resume at the next start");
+      std::_Exit(0);
+    }).detach();
     api_->SetReady(false);
     http_->Stop();
     loop.scan_timer.cancel();

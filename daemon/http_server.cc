@@ -30,8 +30,6 @@ using httplib::Response;
 using nlohmann::json;
 
 constexpr int64_t kMaxJsonBodyBytes = int64_t{1} << 20;
-// Per socket read or write; a client stalled longer is dropped.
-constexpr time_t kIoTimeoutSeconds = 30;
 constexpr char kJsonType[] = "application/json";
 constexpr char kPrometheusType[] = "text/plain; version=0.0.4";
 // Members that name secret key-store material: a document holding one is
@@ -381,13 +379,15 @@ Status HttpServer::Start() {
   }
   std::signal(SIGPIPE, SIG_IGN);
 
-  auto server = std::make_unique<httplib::Server>();
+  if (options_.threads <= options_.connections.max_connections) {
+    return Status::InvalidArgument("HTTP threads must exceed max_connections");
+  }
+  auto server = std::make_unique<GuardedServer>(options_.connections);
   server->new_task_queue = [threads = options_.threads] {
     return new httplib::ThreadPool(threads);
   };
   server->set_payload_max_length(static_cast<size_t>(options_.max_upload_bytes));
-  server->set_read_timeout(kIoTimeoutSeconds);
-  server->set_write_timeout(kIoTimeoutSeconds);
+  // GuardedServer applies the per-read and per-write timeouts itself.
   // httplib's default adds SO_REUSEPORT, which would let a second daemon
   // bind a port that is in use.
   server->set_socket_options([](socket_t sock) {

@@ -8,7 +8,8 @@ if(NOT TARGET PkgConfig::HTTPLIB)
   pkg_check_modules(HTTPLIB REQUIRED IMPORTED_TARGET cpp-httplib)
 endif()
 
-add_library(tracemark_http STATIC ${CMAKE_CURRENT_LIST_DIR}/http_server.cc)
+add_library(tracemark_http STATIC ${CMAKE_CURRENT_LIST_DIR}/http_server.cc
+  ${CMAKE_CURRENT_LIST_DIR}/guarded_server.cc)
 target_include_directories(tracemark_http PUBLIC ${CMAKE_SOURCE_DIR})
 target_link_libraries(tracemark_http PUBLIC
   tracemark_metrics tracemark_base nlohmann_json::nlohmann_json PkgConfig::HTTPLIB Threads::Threads)

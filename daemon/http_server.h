@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "daemon/api_backend.h"
+#include "daemon/guarded_server.h"
 #include "daemon/metrics.h"
 #include "tracemark/base/status.h"
 
@@ -33,7 +34,10 @@ struct HttpOptions {
   // Where uploads are written while they arrive (an existing directory on
   // the filesystem the backend moves them within; not the leak inbox).
   std::string upload_dir;
-  int threads = 8;  // connections served at once (one thread each)
+  // Connections served at once, one thread each; more than
+  // connections.max_connections, so that refusals are answered at once.
+  int threads = 64;
+  ConnectionLimits connections;
 };
 
 class HttpServer {

@@ -19,15 +19,39 @@ std::string KeptName(const std::string& original) {
          std::to_string(counter++) + "-" + fs::path(original).filename().string();
 }
 
-bool IsReadySuspect(const fs::directory_entry& entry) {
-  std::string name = entry.path().filename().string();
+InboxEntry ClassifyInboxEntry(const fs::directory_entry& entry) {
+  const std::string name = entry.path().filename().string();
   auto ends_with = [&](const std::string& suffix) {
     return name.size() >= suffix.size() &&
            name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0;
   };
+  if (name.empty() || name[0] == '.' || ends_with(".partial") || ends_with(".tmp") ||
+      name == "processing" || name == "done" || name == "failed") {
+    return InboxEntry::kIgnore;
+  }
   std::error_code ec;
-  return entry.is_regular_file(ec) && !name.empty() && name[0] != '.' && !ends_with(".partial") &&
-         !ends_with(".tmp");
+  const fs::file_status st = entry.symlink_status(ec);  // the entry itself, not a link's target
+  if (ec) return InboxEntry::kIgnore;                   // gone meanwhile
+  return st.type() == fs::file_type::regular ? InboxEntry::kSuspect : InboxEntry::kRefuse;
+}
+
+const char* EntryKind(const fs::directory_entry& entry) {
+  std::error_code ec;
+  switch (entry.symlink_status(ec).type()) {
+    case fs::file_type::symlink:
+      return "symlink";
+    case fs::file_type::fifo:
+      return "fifo";
+    case fs::file_type::directory:
+      return "directory";
+    case fs::file_type::socket:
+      return "socket";
+    case fs::file_type::block:
+    case fs::file_type::character:
+      return "device";
+    default:
+      return "file";
+  }
 }
 
 Status MoveFile(const std::string& from, const std::string& to) {

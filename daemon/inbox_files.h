@@ -20,10 +20,16 @@ std::string UploadsDir(const DaemonConfig& config);
 // "<utc-seconds>-<n>-<file name of original>", unique within the process.
 std::string KeptName(const std::string& original);
 
-// Whether an inbox entry is ready to trace: a regular file with a visible
-// name and no temporary suffix (writers copy to a dot-name, *.partial or
-// *.tmp and rename into place).
-bool IsReadySuspect(const std::filesystem::directory_entry& entry);
+// What the inbox does with one of its entries, judged without following a
+// symbolic link or opening anything.
+enum class InboxEntry {
+  kIgnore,   // hidden, still being written (*.partial, *.tmp), or the inbox's own folders
+  kSuspect,  // a regular file: traced
+  kRefuse,   // anything else (a symlink, FIFO, directory, socket, device): moved to failed/
+};
+InboxEntry ClassifyInboxEntry(const std::filesystem::directory_entry& entry);
+// "symlink", "fifo", "directory", "socket", "device" or "file".
+const char* EntryKind(const std::filesystem::directory_entry& entry);
 
 // Renames `from` to `to`. IoError naming both otherwise.
 Status MoveFile(const std::string& from, const std::string& to);

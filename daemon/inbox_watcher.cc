@@ -33,7 +33,20 @@ void InboxWatcher::Scan() {
   std::error_code ec;
   int backlog = 0;
   for (const auto& entry : fs::directory_iterator(config_.inbox_dir, ec)) {
-    if (!IsReadySuspect(entry)) continue;
+    const InboxEntry what = ClassifyInboxEntry(entry);
+    if (what == InboxEntry::kIgnore) continue;
+    if (what == InboxEntry::kRefuse) {
+      // Not followed, not opened: moved aside as it is, once.
+      const std::string name = entry.path().filename().string();
+      const std::string kind = EntryKind(entry);
+      Status moved =
+          MoveFile(entry.path().string(), InboxDir(config_, "failed") + "/" + KeptName(name));
+      Log(LogLevel::kWarn, "inbox entry refused",
+          {{"name", name},
+           {"kind", kind},
+           {"error", moved.ok() ? "not a regular file; moved to failed/" : moved.message()}});
+      continue;
+    }
     ++backlog;
     const std::string name = entry.path().filename().string();
     const std::string kept = InboxDir(config_, "processing") + "/" + KeptName(name);

@@ -1,7 +1,9 @@
-// InboxWatcher: takes the suspects renamed into inbox_dir. Each ready file
-// (inbox_files.h) is moved to processing/ under a name of its own, recorded
-// as a queued investigation and handed to the JobRunner; the runner moves
-// it to done/ or failed/ when the investigation ends.
+// InboxWatcher: takes the suspects renamed into inbox_dir. Each regular
+// file (inbox_files.h) is moved to processing/ under a name of its own,
+// recorded as a queued investigation and handed to the JobRunner; the
+// runner moves it to done/ or failed/ when the investigation ends. Any other
+// entry — a symbolic link (never followed), a FIFO, a directory, a socket,
+// a device — is moved to failed/ unopened, with a log line.
 //
 // Runs on the daemon's io thread only (not thread-safe).
 #pragma once

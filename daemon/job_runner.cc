@@ -1,5 +1,9 @@
 #include "daemon/job_runner.h"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <boost/asio/post.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <chrono>
@@ -10,9 +14,12 @@
 #include "daemon/metrics.h"
 #include "tracemark/base/guarded_call.h"
 #include "tracemark/base/text.h"
+#include "tracemark/engine/examiner.h"
 #include "tracemark/engine/plugin_host.h"
 #include "tracemark/engine/release_engine.h"
 #include "tracemark/engine/trace_engine.h"
+#include "tracemark/sdk/dataset.h"
+#include "tracemark/sdk/model_kind.h"
 #include "tracemark/store/daemon_store.h"
 #include "tracemark/store/key_store.h"
 
@@ -29,6 +36,10 @@ double SecondsSince(Clock::time_point start) {
 std::string Key(const std::string& model, const std::string& version) {
   return model + "/" + version;
 }
+
+// Starts of one investigation before it is given up (each start that did
+// not finish means the daemon died while it ran).
+constexpr int kMaxAttempts = 3;
 
 }  // namespace
 
@@ -47,6 +58,7 @@ JobRunner::~JobRunner() { Stop(); }
 
 void JobRunner::Stop() {
   stopping_ = true;
+  sandbox::KillAllSandboxes();
   pool_->threads.join();
 }
 
@@ -101,7 +113,30 @@ bool JobRunner::Planning(const std::string& model, const std::string& version) c
   return planning_.count(Key(model, version)) > 0;
 }
 
+Status JobRunner::CheckBaseInSandbox(const registry::RegisteredVersion& version) {
+  TM_ASSIGN_OR_RETURN(DataSplits data, LoadDataset(version.data));
+  if (data.train.size() == 0)
+    return Status::InvalidArgument("dataset " + version.data + " is empty");
+  const std::string shape = ShapeText(data.train.images.sizes().slice(1));
+  int fd = ::open(version.model_path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+  if (fd < 0) return Status::IoError("cannot open " + version.model_path);
+  struct stat st;
+  Status checked = ::fstat(fd, &st) == 0 && S_ISREG(st.st_mode)
+                       ? Status::Ok()
+                       : Status::InvalidArgument(version.model_path + " is not a regular file");
+  if (checked.ok()) {
+    SandboxedExaminer examiner(fd, SandboxFor(config_, plugins_.directory()));
+    checked = examiner.Facts({shape}).status();
+  }
+  ::close(fd);
+  return checked.WithContext("base model");
+}
+
 StatusOr<int64_t> JobRunner::Plan(const registry::RegisteredVersion& version) {
+  if (stopping_) return Status::Cancelled("stopping");
+  // The base model comes from a registry: it runs in the sandbox first, so
+  // that one that crashes, loops or reaches for files is refused here.
+  TM_RETURN_IF_ERROR(CheckBaseInSandbox(version));
   if (stopping_) return Status::Cancelled("stopping");
   ReleaseRequest request;
   request.model_path = version.model_path;
@@ -200,11 +235,23 @@ void JobRunner::RunInvestigation(int64_t id) {
         {{"investigation", id_text}, {"error", started.message()}});
     return;
   }
-  TraceEngine engine(keys->get(), &plugins_);
+  if (inv->attempts >= kMaxAttempts) {
+    // Started that often without finishing: the daemon died each time.
+    FailInvestigation(
+        id, "started " + std::to_string(inv->attempts) + " times without finishing; not retried");
+    Log(LogLevel::kWarn, "investigation abandoned", {{"investigation", id_text}});
+    return;
+  }
+  TraceEngine engine(keys->get(), &plugins_, SandboxFor(config_, plugins_.directory()));
   StatusOr<TraceReport> report =
       inv->source == InvestigationSource::kEndpoint
           ? engine.TraceEndpoint(EndpointFor(config_, inv->endpoint_url, inv->endpoint_model))
-          : engine.Trace(inv->path);
+          : engine.Trace(inv->path, inv->original_name);
+  if (!report.ok() && stopping_) {
+    // Stop killed its sandbox: it stays running and is traced at the next start.
+    Log(LogLevel::kInfo, "investigation paused", {{"investigation", id_text}});
+    return;
+  }
   const std::string verdict = report.ok() ? VerdictName(report->verdict) : "failed";
   Status finished = (*jobs)->FinishInvestigation(id, report.ok() ? verdict : "",
                                                  report.ok() ? JsonText(ToJson(*report)) : "",
@@ -212,6 +259,15 @@ void JobRunner::RunInvestigation(int64_t id) {
   if (!finished.ok()) {
     Log(LogLevel::kError, "cannot record investigation",
         {{"investigation", id_text}, {"error", finished.message()}});
+  }
+  if (inv->source == InvestigationSource::kUpload && !config_.keep_uploads) {
+    std::error_code ec;
+    std::filesystem::remove(inv->path, ec);
+    Status recorded = ec ? Status::IoError(ec.message()) : (*jobs)->SetInvestigationPath(id, "");
+    if (!recorded.ok()) {
+      Log(LogLevel::kWarn, "cannot remove upload",
+          {{"investigation", id_text}, {"error", recorded.message()}});
+    }
   }
   if (inv->source == InvestigationSource::kInbox) {
     StatusOr<std::string> moved =

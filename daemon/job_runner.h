@@ -49,8 +49,9 @@ class JobRunner {
   void QueueInvestigation(int64_t id);
 
   // Jobs not started yet are dropped (their records stay queued and are
-  // run at the next start); running ones stop at their next checkpoint.
-  // Returns when every worker has ended. Idempotent.
+  // run at the next start); sandboxes are killed (their investigations stay
+  // running and are traced at the next start); releases stop at their next
+  // checkpoint. Returns when every worker has ended. Idempotent.
   void Stop();
   bool stopping() const { return stopping_; }
 
@@ -62,6 +63,8 @@ class JobRunner {
   void Enqueue(std::atomic<int>* depth, const char* queue, std::string what,
                std::function<void()> job);
   StatusOr<int64_t> Plan(const registry::RegisteredVersion& version);
+  // Runs the base model once in the sandbox on an input of the dataset's shape.
+  Status CheckBaseInSandbox(const registry::RegisteredVersion& version);
   void RunRelease(int64_t release_id);
   void RunInvestigation(int64_t id);
   // Ends investigation `id` as failed with `failure` (best effort, logged).

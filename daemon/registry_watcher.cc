@@ -5,21 +5,58 @@
 #include "daemon/log.h"
 #include "daemon/metrics.h"
 #include "registry/filesystem_registry.h"
+#include "tracemark/store/daemon_store.h"
 #include "tracemark/store/key_store.h"
 
 namespace tracemark::daemon {
 namespace fs = std::filesystem;
 
+namespace {
+
+std::string MtimeText(fs::file_time_type mtime) {
+  return std::to_string(mtime.time_since_epoch().count());
+}
+
+}  // namespace
+
 RegistryWatcher::RegistryWatcher(const DaemonConfig& config, JobRunner& runner, Metrics& metrics,
-                                 std::unique_ptr<KeyStore> store)
-    : config_(config), runner_(runner), metrics_(metrics), store_(std::move(store)) {}
+                                 std::unique_ptr<KeyStore> keys, std::unique_ptr<DaemonStore> jobs)
+    : config_(config),
+      runner_(runner),
+      metrics_(metrics),
+      keys_(std::move(keys)),
+      jobs_(std::move(jobs)) {
+  auto refused = jobs_->ListRefusedManifests();
+  if (!refused.ok()) {
+    Log(LogLevel::kError, "cannot read refused manifests", {{"error", refused.status().message()}});
+    return;
+  }
+  for (const auto& m : *refused) refused_[m.path] = m.mtime;
+}
 
 RegistryWatcher::~RegistryWatcher() = default;
 
-bool RegistryWatcher::RejectedAsIs(const std::string& path, fs::file_time_type mtime) {
+bool RegistryWatcher::RefusedAsIs(const std::string& path, const std::string& mtime) {
   std::lock_guard<std::mutex> lock(mu_);
-  auto it = rejected_.find(path);
-  return it != rejected_.end() && it->second == mtime;
+  auto it = refused_.find(path);
+  if (it == refused_.end()) return false;
+  if (it->second == mtime) return true;
+  refused_.erase(it);  // changed since: try again
+  Status forgotten = jobs_->ForgetManifest(path);
+  if (!forgotten.ok()) {
+    Log(LogLevel::kError, "cannot forget a refused manifest", {{"error", forgotten.message()}});
+  }
+  return false;
+}
+
+void RegistryWatcher::Refuse(const std::string& path, const std::string& mtime,
+                             const std::string& reason) {
+  std::lock_guard<std::mutex> lock(mu_);
+  refused_[path] = mtime;
+  Status recorded = jobs_->RefuseManifest({path, mtime, reason});
+  if (!recorded.ok()) {
+    Log(LogLevel::kError, "cannot record a refused manifest", {{"error", recorded.message()}});
+  }
 }
 
 std::vector<std::string> RegistryWatcher::Scan() {
@@ -48,7 +85,7 @@ std::vector<std::string> RegistryWatcher::Scan() {
       if (version.is_directory(ec)) dirs.push_back(version.path().string());
     }
   }
-  auto releases = store_->ListReleases();
+  auto releases = keys_->ListReleases();
   if (!releases.ok()) {
     Log(LogLevel::kError, "cannot list releases", {{"error", releases.status().message()}});
     return dirs;
@@ -58,15 +95,12 @@ std::vector<std::string> RegistryWatcher::Scan() {
   for (const auto& v : *versions) {
     if (released.count({v.model, v.version}) || runner_.Planning(v.model, v.version)) continue;
     const auto mtime = fs::last_write_time(v.manifest_path, ec);
-    if (ec || RejectedAsIs(v.manifest_path, mtime)) continue;
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      rejected_.erase(v.manifest_path);
-    }
+    if (ec) continue;
+    const std::string mtime_text = MtimeText(mtime);
+    if (RefusedAsIs(v.manifest_path, mtime_text)) continue;
     const std::string path = v.manifest_path;
-    Status queued = runner_.QueuePlan(v, [this, path, mtime](const Status&) {
-      std::lock_guard<std::mutex> lock(mu_);
-      rejected_[path] = mtime;
+    Status queued = runner_.QueuePlan(v, [this, path, mtime_text](const Status& why) {
+      Refuse(path, mtime_text, why.message());
     });
     if (!queued.ok() && queued.code() != Status::Code::kAlreadyExists) {  // the API was first
       Log(LogLevel::kError, "cannot queue release", {{"error", queued.message()}});

@@ -30,6 +30,8 @@ StatusOr<std::vector<std::string>> ListDirs(const fs::path& dir) {
   return names;
 }
 
+constexpr uintmax_t kMaxManifestBytes = 1 << 20;
+
 // Reads the fields of one manifest into a RegisteredVersion.
 class ManifestParser {
  public:
@@ -124,12 +126,22 @@ StatusOr<RegisteredVersion> LoadVersion(const fs::path& dir, const std::string& 
     return Status::InvalidArgument(v.manifest_path + ": " + FilesystemRegistry::ModelName() +
                                    " is missing (write it before the manifest)");
   }
+  // Not a FIFO or a device (read forever), not a huge file.
+  if (!fs::is_regular_file(v.manifest_path, ec) ||
+      fs::file_size(v.manifest_path, ec) > kMaxManifestBytes) {
+    return Status::InvalidArgument(v.manifest_path + " is not a regular file of at most " +
+                                   std::to_string(kMaxManifestBytes >> 10) + " KiB");
+  }
   TM_ASSIGN_OR_RETURN(std::string text, ReadFile(v.manifest_path));
-  TM_RETURN_IF_ERROR(ManifestParser(&v).Parse(text));
+  TM_RETURN_IF_ERROR(ParseReleaseManifest(text, &v));
   return v;
 }
 
 }  // namespace
+
+Status ParseReleaseManifest(const std::string& text, RegisteredVersion* version) {
+  return ManifestParser(version).Parse(text);
+}
 
 FilesystemRegistry::FilesystemRegistry(std::string root) : root_(std::move(root)) {}
 

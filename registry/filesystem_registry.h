@@ -15,6 +15,10 @@
 
 namespace tracemark::registry {
 
+// Reads a release.json manifest's fields (scheme, licensees, data, params)
+// into `version`. InvalidArgument naming the first bad field, for any text.
+Status ParseReleaseManifest(const std::string& text, RegisteredVersion* version);
+
 class FilesystemRegistry : public Registry {
  public:
   explicit FilesystemRegistry(std::string root);

@@ -7,9 +7,9 @@
 set -euo pipefail
 
 packages=(
-  build-essential cmake pkg-config ccache clang-format
+    build-essential cmake pkg-config ccache clang-format clang libclang-rt-14-dev
   libtorch-dev libboost-dev libsqlite3-dev libcpp-httplib-dev
-  nlohmann-json3-dev prometheus-cpp-dev libgtest-dev libssl-dev zlib1g-dev
+  nlohmann-json3-dev prometheus-cpp-dev libgtest-dev libssl-dev zlib1g-dev libseccomp-dev
   libopenblas0-pthread
   dataset-fashion-mnist python3-torch python3-numpy python3-matplotlib
   prometheus

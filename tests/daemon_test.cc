@@ -17,13 +17,12 @@
 #include <regex>
 #include <thread>
 
+#include "daemon_process.h"
 #include "test_support.h"
 #include "tracemark/base/file_util.h"
 #include "tracemark/lab/inference_server.h"
 #include "tracemark/store/key_store.h"
 #include "tracemark/store/states.h"
-
-extern char** environ;
 
 namespace tracemark::testing {
 namespace {
@@ -32,148 +31,6 @@ namespace fs = std::filesystem;
 using Json = nlohmann::json;
 
 constexpr int64_t kMaxUpload = 4 << 20;
-
-std::string DaemonPath() { return std::string(TRACEMARK_BUILD_DIR) + "/bin/tracemarkd"; }
-
-// Polls `done` every 200 ms until it holds or `limit` passes.
-bool WaitFor(const std::function<bool()>& done, std::chrono::seconds limit) {
-  auto deadline = std::chrono::steady_clock::now() + limit;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (done()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(200));
-  }
-  return done();
-}
-
-// Writes `contents` under a hidden name, then renames it into place: the
-// publishing contract of the registry and the inbox.
-void Publish(const std::string& path, const std::string& contents) {
-  fs::path target(path);
-  std::string tmp = (target.parent_path() / ("." + target.filename().string() + ".tmp")).string();
-  ASSERT_TRUE(WriteBytes(tmp, contents));
-  fs::rename(tmp, target);
-}
-
-// One tracemarkd process over a directory tree of its own.
-class DaemonProcess {
- public:
-  explicit DaemonProcess(const TempDir& dir) : dir_(dir) {
-    Json config = {{"registry_dir", dir / "registry"}, {"state_dir", dir / "state"},
-                   {"dist_dir", dir / "dist"},         {"inbox_dir", dir / "inbox"},
-                   {"plugins_dir", PluginDir()},       {"listen", "127.0.0.1:0"},
-                   {"scan_interval_seconds", 2},       {"workers", 1},
-                   {"max_upload_bytes", kMaxUpload}};
-    WriteBytes(dir / "tracemarkd.json", config.dump(2));
-  }
-  ~DaemonProcess() { Kill(SIGKILL); }
-
-  // Starts the daemon and waits for its "listening" line.
-  void Start() {
-    log_ = dir_ / ("tracemarkd-" + std::to_string(starts_++) + ".log");
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
-    posix_spawn_file_actions_addopen(&actions, 1, log_.c_str(), O_WRONLY | O_CREAT, 0600);
-    posix_spawn_file_actions_addopen(&actions, 2, log_.c_str(), O_WRONLY | O_CREAT, 0600);
-    std::string config = dir_ / "tracemarkd.json";
-    std::vector<std::string> argv = {DaemonPath(), "--config", config};
-    std::vector<char*> args;
-    for (auto& a : argv) args.push_back(a.data());
-    args.push_back(nullptr);
-    ASSERT_EQ(posix_spawn(&pid_, args[0], &actions, nullptr, args.data(), environ), 0);
-    posix_spawn_file_actions_destroy(&actions);
-    std::smatch match;
-    ASSERT_TRUE(WaitFor(
-        [&] {
-          std::string text = ReadBytes(log_);
-          static const std::regex listening(R"(msg=listening address=127\.0\.0\.1:(\d+))");
-          if (!std::regex_search(text, match, listening)) return false;
-          port_ = std::stoi(match[1]);
-          return true;
-        },
-        std::chrono::seconds(60)))
-        << ReadBytes(log_);
-  }
-
-  // Sends `signal`; returns the exit status (or 128 + signal).
-  int Kill(int signal) {
-    if (pid_ <= 0) return -1;
-    kill(pid_, signal);
-    int status = 0;
-    waitpid(pid_, &status, 0);
-    pid_ = 0;
-    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  }
-
-  httplib::Client Client() const {
-    httplib::Client client("127.0.0.1", port_);
-    client.set_read_timeout(30, 0);
-    return client;
-  }
-  std::string log() const { return ReadBytes(log_); }
-
- private:
-  const TempDir& dir_;
-  std::string log_;
-  pid_t pid_ = 0;
-  int port_ = 0;
-  int starts_ = 0;
-};
-
-std::string Token(const TempDir& dir, const std::string& role) {
-  CommandResult r =
-      RunCommand({CliPath(), "--state", dir / "state", "token", "create", "--role", role});
-  EXPECT_EQ(r.exit_code, 0) << r.err;
-  return r.out.substr(0, r.out.find('\n'));
-}
-
-httplib::Headers Bearer(const std::string& token) { return {{"Authorization", "Bearer " + token}}; }
-
-Json GetJson(const DaemonProcess& d, const std::string& path, const std::string& token) {
-  auto response = d.Client().Get(path.c_str(), Bearer(token));
-  if (!response || response->status != 200) return Json();
-  return Json::parse(response->body, nullptr, false);
-}
-
-// Registers <model>/<version> with the given licensees and manifest params.
-void RegisterVersion(const TempDir& dir, const std::string& model, const std::string& version,
-                     const std::vector<std::string>& licensees,
-                     const std::string& scheme = "deepmarks") {
-  fs::path version_dir = fs::path(dir / "registry") / model / version;
-  fs::create_directories(version_dir);
-  Publish((version_dir / "model.pt").string(), ReadBytes(CachedPythonMlp(0, "0:20000", 2)));
-  Json manifest = {{"scheme", scheme},
-                   {"licensees", licensees},
-                   {"data", OwnerData()},
-                   {"params", {{"seed", "11"}}}};
-  Publish((version_dir / "release.json").string(), manifest.dump());
-}
-
-Json WaitForRelease(const DaemonProcess& d, const std::string& token, size_t copies) {
-  Json release;
-  EXPECT_TRUE(WaitFor(
-      [&] {
-        Json list = GetJson(d, "/v1/releases", token);
-        if (!list.is_array() || list.empty() || list[0]["status"] != "done") return false;
-        release = GetJson(d, "/v1/releases/" + std::to_string(list[0]["id"].get<int>()), token);
-        return release["copies"].size() == copies;
-      },
-      std::chrono::seconds(240)))
-      << d.log();
-  return release;
-}
-
-Json WaitForInvestigation(const DaemonProcess& d, const std::string& token, int64_t id) {
-  Json inv;
-  EXPECT_TRUE(WaitFor(
-      [&] {
-        inv = GetJson(d, "/v1/investigations/" + std::to_string(id), token);
-        return inv.is_object() && (inv["status"] == "done" || inv["status"] == "failed");
-      },
-      std::chrono::seconds(120)))
-      << d.log();
-  return inv;
-}
 
 TEST(DaemonTest, FingerprintsReleasesTracesLeaksAndServesTheApi) {
   TempDir dir;

@@ -50,7 +50,7 @@ TEST(ScaleTest, HundredLicenseesEachTraceToThemselves) {
 
   TraceEngine tracer(store->get(), &plugins);
   for (const CopyResult& copy : result->copies) {
-    auto report = tracer.Trace(copy.path);
+    auto report = tracer.TraceOwnModel(copy.path);
     ASSERT_TRUE(report.ok()) << report.status().message();
     EXPECT_EQ(report->hypotheses, 100);
     ASSERT_EQ(report->accused, std::vector<std::string>{copy.licensee}) << ToText(*report);

@@ -117,7 +117,8 @@ TEST(ParseConfigTest, EmptyPluginsDirMeansNextToTheBinary) {
 TEST(ParseConfigTest, UnknownKeyListsTheValidKeys) {
   ExpectRejected(R"({"workers": 2, "registry": "/srv"})", "registry",
                  "unknown key; valid keys are dist_dir, endpoint_max_queries, "
-                 "endpoint_request_timeout_seconds, endpoint_timeout_seconds, inbox_dir, listen, "
+                 "endpoint_request_timeout_seconds, endpoint_timeout_seconds, inbox_dir, "
+                 "investigation_memory_bytes, investigation_timeout_seconds, keep_uploads, listen, "
                  "log_level, max_upload_bytes, plugins_dir, registry_dir, scan_interval_seconds, "
                  "state_dir, workers");
 }

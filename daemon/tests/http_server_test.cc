@@ -253,6 +253,8 @@ class HttpServerTest : public ::testing::Test {
     options.max_upload_bytes = kMaxUpload;
     options.upload_dir = upload_dir_;
     options.threads = 4;
+    options.connections.max_connections = 3;
+    options.connections.max_connections_per_client = 3;
     return options;
   }
   static httplib::Headers Auth(const std::string& token) {

@@ -221,7 +221,7 @@ class Evaluator {
     auto model = LoadModel(path);
     if (!model.ok()) return {{"error", model.status().message()}};
     row["accuracy"] = Accuracy(*model, test_).value();
-    auto report = TraceEngine(store, &plugins_).Trace(path);
+    auto report = TraceEngine(store, &plugins_).TraceOwnModel(path);
     if (!report.ok()) return {{"error", report.status().message()}};
     row["verdict"] = VerdictName(report->verdict);
     row["accused"] = report->accused;
@@ -443,7 +443,7 @@ class Evaluator {
     double min_p = 1.0, max_bit_accuracy = 0;
     json min_p_values = json::array();
     for (const std::string& path : null_paths_[architecture]) {
-      auto report = TraceEngine(store, &plugins_).Trace(path);
+      auto report = TraceEngine(store, &plugins_).TraceOwnModel(path);
       if (!report.ok()) {
         null["errors"] = null["errors"].get<int>() + 1;
         null["error"] = report.status().message();
@@ -512,7 +512,7 @@ class Evaluator {
         if (st.ok()) st = (*store)->SetReleaseStatus(*id, ReleaseStatus::kDone);
       }
       if (st.ok()) {
-        auto report = TraceEngine(store->get(), &plugins_).Trace(model_copy.artifact_path);
+        auto report = TraceEngine(store->get(), &plugins_).TraceOwnModel(model_copy.artifact_path);
         st = report.status();
         if (st.ok()) {
           row["trace_seconds"] = report->seconds;

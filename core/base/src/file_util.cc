@@ -43,16 +43,24 @@ Status FsyncPath(const std::string& path, int flags) {
 }  // namespace
 
 StatusOr<std::string> Sha256File(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return Status::IoError(Errno("cannot read", path));
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return Status::IoError(Errno("cannot read", path));
+  auto digest = Sha256Fd(fd, path);
+  ::close(fd);
+  return digest;
+}
+
+StatusOr<std::string> Sha256Fd(int fd, const std::string& name) {
   DigestCtx ctx(EVP_MD_CTX_new(), &EVP_MD_CTX_free);
   EVP_DigestInit_ex(ctx.get(), EVP_sha256(), nullptr);
   char buf[1 << 16];
-  while (in) {
-    in.read(buf, sizeof buf);
-    EVP_DigestUpdate(ctx.get(), buf, static_cast<size_t>(in.gcount()));
+  for (;;) {
+    ssize_t n = ::read(fd, buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return Status::IoError(Errno("cannot read", name));
+    if (n == 0) break;
+    EVP_DigestUpdate(ctx.get(), buf, static_cast<size_t>(n));
   }
-  if (in.bad()) return Status::IoError(Errno("cannot read", path));
   unsigned char md[EVP_MAX_MD_SIZE];
   unsigned int n = 0;
   EVP_DigestFinal_ex(ctx.get(), md, &n);
@@ -75,13 +83,17 @@ Status PublishFile(const std::string& tmp_path, const std::string& final_path) {
   return FsyncPath(dir.empty() ? "." : dir, O_RDONLY | O_DIRECTORY);
 }
 
-Status WriteFileAtomically(const std::string& path, const std::string& contents) {
+Status WriteFileAtomically(const std::string& path, const std::string& contents, int mode) {
   std::string tmp = path + ".tmp." + std::to_string(::getpid());
   {
     std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
     if (!out) return Status::IoError(Errno("cannot create", tmp));
     out.write(contents.data(), static_cast<std::streamsize>(contents.size()));
     if (!out.flush()) return Status::IoError(Errno("cannot write", tmp));
+  }
+  if (mode >= 0 && ::chmod(tmp.c_str(), static_cast<mode_t>(mode)) != 0) {
+    std::remove(tmp.c_str());
+    return Status::IoError(Errno("cannot chmod", tmp));
   }
   Status st = PublishFile(tmp, path);
   if (!st.ok()) std::remove(tmp.c_str());

@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "tracemark/base/text.h"
+#include "tracemark/endpoint/infer_response.h"
 
 namespace tracemark {
 namespace {
@@ -41,21 +42,11 @@ StatusOr<ParsedUrl> ParseUrl(const std::string& url) {
   return parsed;
 }
 
-// Appends every number of a (possibly nested) JSON array to `out`; values
-// beyond float's range become infinities (caught by the finiteness check).
-bool Flatten(const json& value, std::vector<float>* out) {
-  if (value.is_number()) {
-    double v = value.get<double>();
-    out->push_back(std::abs(v) > std::numeric_limits<float>::max()
-                       ? static_cast<float>(v > 0 ? INFINITY : -INFINITY)
-                       : static_cast<float>(v));
-    return true;
-  }
-  if (!value.is_array()) return false;
-  for (const auto& v : value) {
-    if (!Flatten(v, out)) return false;
-  }
-  return true;
+// The number of values of one of our own request shapes.
+int64_t Product(const std::vector<int64_t>& shape) {
+  int64_t n = 1;
+  for (int64_t d : shape) n *= d;
+  return n;
 }
 
 std::string Seconds(double s) {
@@ -78,12 +69,6 @@ std::string TransportError(httplib::Error error, double timeout) {
     default:
       return "request failed (" + httplib::to_string(error) + ")";
   }
-}
-
-int64_t Product(const std::vector<int64_t>& shape) {
-  int64_t n = 1;
-  for (int64_t d : shape) n *= d;
-  return n;
 }
 
 }  // namespace
@@ -212,42 +197,8 @@ Status InferenceClient::InferBatch(const std::vector<int64_t>& shape, const floa
     return Status::Unavailable(where + " answered HTTP " + std::to_string(res->status) + ": " +
                                Printable(res->body.substr(0, 200)));
   }
-  json answer = json::parse(res->body, nullptr, /*allow_exceptions=*/false);
-  if (answer.is_discarded() || !answer.is_object()) {
-    // Python's json.dumps writes NaN/Infinity as bare tokens, which is not JSON.
-    bool non_finite = answer.is_discarded() && (res->body.find("NaN") != std::string::npos ||
-                                                res->body.find("Infinity") != std::string::npos);
-    return Status::Unavailable(where + (non_finite ? " answered non-finite values"
-                                                   : " answered a body that is not a JSON object"));
-  }
-  if (!answer.contains("outputs") || !answer["outputs"].is_array() || answer["outputs"].empty() ||
-      !answer["outputs"][0].is_object()) {
-    return Status::Unavailable(where + " answered no \"outputs\"");
-  }
-  const json& output = answer["outputs"][0];
-  if (!output.contains("shape") || !output["shape"].is_array() || !output.contains("data")) {
-    return Status::Unavailable(where + " answered an output without shape or data");
-  }
-  out_shape->clear();
-  for (const auto& d : output["shape"]) {
-    if (!d.is_number_integer() || d.get<int64_t>() < 0) {
-      return Status::Unavailable(where + " answered a malformed output shape");
-    }
-    out_shape->push_back(d.get<int64_t>());
-  }
-  out_data->clear();
-  if (!Flatten(output["data"], out_data)) {
-    return Status::Unavailable(where + " answered output data that is not numeric");
-  }
-  if (out_shape->empty() || (*out_shape)[0] != rows ||
-      Product(*out_shape) != static_cast<int64_t>(out_data->size())) {
-    return Status::Unavailable(where + " answered " + std::to_string(out_data->size()) +
-                               " values with shape " + json(*out_shape).dump() + " for " +
-                               std::to_string(rows) + " input rows");
-  }
-  for (float v : *out_data) {
-    if (!std::isfinite(v)) return Status::Unavailable(where + " answered non-finite values");
-  }
+  Status parsed = ParseInferResponse(res->body, rows, out_shape, out_data);
+  if (!parsed.ok()) return Status::Unavailable(where + " " + parsed.message());
   queries_ += rows;
   return Status::Ok();
 }

@@ -68,6 +68,7 @@ Status PluginHost::Load(const std::string& path) {
 Status PluginHost::LoadDirectory(const std::string& dir) {
   std::error_code ec;
   if (!fs::is_directory(dir, ec)) return Status::NotFound("no plugins directory " + dir);
+  directory_ = fs::absolute(dir, ec).lexically_normal().string();
   std::vector<std::string> paths;
   for (const auto& entry : fs::directory_iterator(dir, ec)) {
     if (entry.path().extension() == ".so") paths.push_back(entry.path().string());

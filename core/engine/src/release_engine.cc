@@ -160,19 +160,23 @@ Status CheckReachable(const Codebook& codebook, int users) {
                                  " licensees to be told apart at p <= 1e-6; raise bits");
 }
 
+// A licensee's copy is theirs and the operator's: owner read-write, group
+// read (the group the operator shares copies with), nobody else.
+constexpr int kCopyMode = 0640;
+
 // Saves the copy atomically with manifest.json beside it; returns its hash.
 Status PublishCopy(const torch::jit::Module& model, const ReleaseRecord& release,
                    const CopyRecord& copy, std::string* sha256) {
   fs::path path(copy.artifact_path);
   TM_RETURN_IF_ERROR(MakeDirs(path.parent_path().string()));
-  TM_RETURN_IF_ERROR(SaveModel(model, path.string()));
+  TM_RETURN_IF_ERROR(SaveModel(model, path.string(), kCopyMode));
   TM_ASSIGN_OR_RETURN(*sha256, Sha256File(path.string()));
   nlohmann::json manifest = {{"release_id", release.id},   {"model", release.model},
                              {"version", release.version}, {"scheme", release.scheme},
                              {"licensee", copy.licensee},  {"file", path.filename().string()},
                              {"sha256", *sha256}};
   return WriteFileAtomically((path.parent_path() / "manifest.json").string(),
-                             manifest.dump(2) + "\n");
+                             manifest.dump(2) + "\n", kCopyMode);
 }
 
 }  // namespace

@@ -1,15 +1,22 @@
 #include "tracemark/engine/trace_engine.h"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
+#include <cmath>
 #include <chrono>
+#include <cstring>
 #include <map>
 #include <set>
 
 #include "tracemark/base/file_util.h"
 #include "tracemark/decide/codes.h"
 #include "tracemark/decide/stats.h"
+#include "tracemark/engine/examiner.h"
 #include "tracemark/sdk/model.h"
-#include "tracemark/sdk/model_kind.h"
 #include "tracemark/sdk/suspect.h"
 
 namespace tracemark {
@@ -47,36 +54,58 @@ bool HasCopyKeys(const std::vector<CopyRecord>& copies) {
                      [](const CopyRecord& c) { return !c.copy_key.empty(); });
 }
 
-// Gathers the suspect's evidence for `release`; an error explains a skip.
-StatusOr<TestedRelease> Examine(KeyStore& store, const Scheme& scheme, const ReleaseRecord& release,
-                                Suspect& suspect) {
+// The probe of `release` and its record for the decision: copies and
+// codebook (an error explains a skip).
+StatusOr<TestedRelease> Prepare(KeyStore& store, const ReleaseRecord& release,
+                                sandbox::ReleaseProbe* probe) {
   TestedRelease tested{release, {}, {}, {}, {}, 0};
   TM_ASSIGN_OR_RETURN(tested.copies, store.ListCopies(release.id));
   TM_ASSIGN_OR_RETURN(tested.codebook, RebuildCodebook(release, tested.copies.size()));
-  TM_ASSIGN_OR_RETURN(std::string key, store.GetSchemeKey(release.id));
-  const int users = static_cast<int>(tested.copies.size());
+  probe->release_id = release.id;
+  probe->scheme = release.scheme;
+  TM_ASSIGN_OR_RETURN(probe->key, store.GetSchemeKey(release.id));
   if (HasCopyKeys(tested.copies)) {
-    for (const auto& copy : tested.copies) {
-      KeyMatches m;
-      if (!copy.copy_key.empty()) {
-        TM_RETURN_IF_ERROR(scheme.Score(suspect, key, copy.copy_key, &m));
-        if (m.trials <= 0 || m.matches < 0 || m.matches > m.trials ||
-            !(m.null_probability > 0 && m.null_probability < 1)) {
-          return Status::Internal("scheme returned an impossible key count for " + copy.licensee);
-        }
-      }
-      tested.key_matches.push_back(m);
-    }
-    tested.hypotheses = users;
-    return tested;
+    for (const auto& copy : tested.copies) probe->copy_keys.push_back(copy.copy_key);
   }
-  TM_RETURN_IF_ERROR(scheme.Extract(suspect, key, &tested.soft_bits));
-  if (static_cast<int>(tested.soft_bits.size()) != tested.codebook.bits) {
-    return Status::Internal("scheme returned " + std::to_string(tested.soft_bits.size()) +
-                            " bits, release has " + std::to_string(tested.codebook.bits));
-  }
-  tested.hypotheses = HypothesesFor(tested.codebook, users);
   return tested;
+}
+
+// Takes the examiner's answer for `tested` after checking it against the
+// release (the answer may come from a hostile process): a finite soft bit
+// per code bit, or a key count per copy with 0 <= matches <= trials.
+Status Accept(sandbox::ProbeEvidence evidence, TestedRelease* tested) {
+  const int users = static_cast<int>(tested->copies.size());
+  if (HasCopyKeys(tested->copies)) {
+    if (evidence.counts.size() != tested->copies.size()) {
+      return Status::Internal("the suspect's examiner returned " +
+                              std::to_string(evidence.counts.size()) + " key counts for " +
+                              std::to_string(users) + " copies");
+    }
+    for (size_t i = 0; i < evidence.counts.size(); ++i) {
+      const sandbox::KeyCount& c = evidence.counts[i];
+      KeyMatches m{c.matches, c.trials, c.null_probability};
+      if (!tested->copies[i].copy_key.empty() &&
+          (m.trials <= 0 || m.matches < 0 || m.matches > m.trials ||
+           !(m.null_probability > 0 && m.null_probability < 1))) {
+        return Status::Internal("scheme returned an impossible key count for " +
+                                tested->copies[i].licensee);
+      }
+      tested->key_matches.push_back(m);
+    }
+    tested->hypotheses = users;
+    return Status::Ok();
+  }
+  if (static_cast<int>(evidence.soft_bits.size()) != tested->codebook.bits) {
+    return Status::Internal("scheme returned " + std::to_string(evidence.soft_bits.size()) +
+                            " bits, release has " + std::to_string(tested->codebook.bits));
+  }
+    for (float bit : evidence.soft_bits) {
+    // Linear decoders (DeepMarks) may leave [0, 1]; only >= 0.5 matters.
+    if (!std::isfinite(bit)) return Status::Internal("scheme returned a soft bit that is not finite");
+  }
+  tested->soft_bits = std::move(evidence.soft_bits);
+  tested->hypotheses = HypothesesFor(tested->codebook, users);
+  return Status::Ok();
 }
 
 TraceCandidate MakeCandidate(const TestedRelease& t, const CopyRecord& copy) {
@@ -142,18 +171,59 @@ void Decide(const TestedRelease& t, int64_t hypotheses, std::vector<TraceCandida
 
 }  // namespace
 
-StatusOr<TraceReport> TraceEngine::Trace(const std::string& suspect_path) {
+TraceEngine::TraceEngine(KeyStore* store, const PluginHost* plugins,
+                         sandbox::SandboxConfig isolation)
+    : store_(store), plugins_(plugins), isolation_(std::move(isolation)) {
+  if (isolation_.program.empty()) isolation_.program = sandbox::DefaultSandboxProgram();
+  if (isolation_.plugin_dir.empty()) isolation_.plugin_dir = plugins_->directory();
+}
+
+StatusOr<TraceReport> TraceEngine::Trace(const std::string& suspect_path,
+                                         const std::string& display_name) {
   return GuardedCall("trace", [&]() -> StatusOr<TraceReport> {
     auto start = Clock::now();
     TraceReport report;
-    report.suspect = suspect_path;
-    TM_ASSIGN_OR_RETURN(torch::jit::Module model, LoadModel(suspect_path));
-    report.load_seconds = SecondsSince(start);
-    TM_ASSIGN_OR_RETURN(report.suspect_sha256, Sha256File(suspect_path));
-    report.architecture = ArchitectureSignature(model);
+    report.suspect = display_name.empty() ? suspect_path : display_name;
+    const std::string& name = report.suspect;
+    // The suspect is opened here and only its descriptor reaches the sandbox.
+    int fd = ::open(suspect_path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+    if (fd < 0) {
+      if (errno == ENOENT) return Status::NotFound("no such model file: " + name);
+      return Status::IoError("cannot open " + name + ": " + std::strerror(errno));
+    }
+    struct Closer {
+      int fd;
+      ~Closer() { ::close(fd); }
+    } closer{fd};
+    struct stat st;
+    if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+      return Status::InvalidArgument(name + " is not a regular file");
+    }
+    if (st.st_size > isolation_.max_model_bytes) {
+      return Status::InvalidArgument(name + " is larger than the limit of " +
+                                     std::to_string(isolation_.max_model_bytes >> 20) + " MiB");
+    }
+    TM_ASSIGN_OR_RETURN(report.suspect_sha256, Sha256Fd(fd, name));
+    if (::lseek(fd, 0, SEEK_SET) != 0) {
+      return Status::IoError("cannot rewind " + name + ": " + std::strerror(errno));
+    }
+    SandboxedExaminer examiner(fd, isolation_);
+    TM_RETURN_IF_ERROR(TraceWith(examiner, /*endpoint=*/false, &report));
+    report.seconds = SecondsSince(start);
+    return report;
+  });
+}
+
+StatusOr<TraceReport> TraceEngine::TraceOwnModel(const std::string& model_path) {
+  return GuardedCall("trace", [&]() -> StatusOr<TraceReport> {
+    auto start = Clock::now();
+    TraceReport report;
+    report.suspect = model_path;
+    TM_ASSIGN_OR_RETURN(torch::jit::Module model, LoadModel(model_path));
+    TM_ASSIGN_OR_RETURN(report.suspect_sha256, Sha256File(model_path));
     ModelSuspect suspect(&model);
-    TM_RETURN_IF_ERROR(TraceSuspect(suspect, report.architecture, &report, &model));
-    report.queries = suspect.queries();
+    LocalExaminer examiner(&suspect, &model, plugins_);
+    TM_RETURN_IF_ERROR(TraceWith(examiner, /*endpoint=*/false, &report));
     report.seconds = SecondsSince(start);
     return report;
   });
@@ -167,36 +237,34 @@ StatusOr<TraceReport> TraceEngine::TraceEndpoint(const EndpointOptions& endpoint
     TM_ASSIGN_OR_RETURN(std::unique_ptr<InferenceClient> client,
                         InferenceClient::Connect(endpoint));
     EndpointSuspect suspect(std::move(client));
-    TM_RETURN_IF_ERROR(TraceSuspect(suspect, /*architecture=*/"", &report));
-    report.queries = suspect.queries();
+    // An endpoint's answers are data, parsed by the bounded client: the
+    // schemes run here.
+    LocalExaminer examiner(&suspect, /*model=*/nullptr, plugins_);
+    TM_RETURN_IF_ERROR(TraceWith(examiner, /*endpoint=*/true, &report));
     report.requests = suspect.client().requests();
     report.seconds = SecondsSince(start);
     return report;
   });
 }
 
-Status TraceEngine::TraceSuspect(Suspect& suspect, const std::string& architecture,
-                                 TraceReport* report, torch::jit::Module* model) {
-  // A file's kind per input shape, learned from one zero input (not a query).
-  std::map<std::string, std::string> kinds;
-  auto kind_for = [&](const std::string& shape_text) -> std::string {
-    auto it = kinds.find(shape_text);
-    if (it != kinds.end()) return it->second;
-    std::string kind;  // empty: the model rejects such inputs
-    auto shape = ParseShape(shape_text);
-    if (shape.ok()) {
-      std::vector<int64_t> batch = {1};
-      batch.insert(batch.end(), shape->begin(), shape->end());
-      model->eval();
-      auto detected = DetectModelKind(*model, torch::zeros(batch));
-      if (detected.ok()) kind = *detected;
-    }
-    return kinds[shape_text] = kind;
-  };
+Status TraceEngine::TraceWith(Examiner& examiner, bool endpoint, TraceReport* report) {
   report->threshold = kAccusationPValue;
   TM_ASSIGN_OR_RETURN(std::vector<ReleaseRecord> releases, store_->ListReleases());
-  std::vector<TestedRelease> tested;
-  bool unavailable = false;  // the endpoint failed: untested releases stay open
+  std::vector<std::string> shapes;
+  if (!endpoint) {
+    std::set<std::string> unique;
+    for (const auto& r : releases) {
+      if (!r.input_shape.empty()) unique.insert(r.input_shape);
+    }
+    shapes.assign(unique.begin(), unique.end());
+  }
+  const auto facts_start = Clock::now();
+  TM_ASSIGN_OR_RETURN(sandbox::SuspectFacts facts, examiner.Facts(shapes));
+  report->load_seconds = SecondsSince(facts_start);
+  report->architecture = facts.architecture;
+
+  std::vector<TestedRelease> candidates;
+  std::vector<sandbox::ReleaseProbe> probes;
   bool any_eligible = false;
   for (const auto& release : releases) {
     auto note = [&](const std::string& why) {
@@ -204,15 +272,16 @@ Status TraceEngine::TraceSuspect(Suspect& suspect, const std::string& architectu
                               release.version + ", " + release.scheme + ") not tested: " + why);
     };
     auto scheme = plugins_->Find(release.scheme);
-    if (model != nullptr) {
+    if (!endpoint) {
       // A file: releases of its own architecture; releases of schemes that
       // read outputs only ("queries") also from any model of the release's
       // kind and input shape (surrogates have architectures of their own).
       // A model whose kind cannot be told is still tested against releases
       // of its own architecture (the scheme reports what does not fit).
       const bool reads_outputs = scheme.ok() && (*scheme)->Info().access == "queries";
-      const std::string kind = release.input_shape.empty() ? "" : kind_for(release.input_shape);
-      if (release.architecture == architecture) {
+      auto kind_it = facts.kinds.find(release.input_shape);
+      const std::string kind = kind_it == facts.kinds.end() ? "" : kind_it->second;
+      if (release.architecture == facts.architecture) {
         if (!kind.empty() && kind != release.model_kind) continue;
       } else if (!reads_outputs || kind != release.model_kind) {
         continue;
@@ -225,24 +294,39 @@ Status TraceEngine::TraceSuspect(Suspect& suspect, const std::string& architectu
       note(scheme.status().message());
       continue;
     }
-    if (unavailable) {
-      note("the endpoint already failed");
-      continue;
-    }
-    auto t = Examine(*store_, **scheme, release, suspect);
+    sandbox::ReleaseProbe probe;
+    auto t = Prepare(*store_, release, &probe);
     if (!t.ok()) {
-      if (t.status().code() == Status::Code::kUnavailable) unavailable = true;
       note(t.status().message());
       continue;
     }
-    report->hypotheses += t->hypotheses;
-    tested.push_back(std::move(t).value());
+    candidates.push_back(std::move(t).value());
+    probes.push_back(std::move(probe));
+  }
+  std::vector<TestedRelease> tested;
+  bool unavailable = false;  // the endpoint failed: untested releases stay open
+  if (!probes.empty()) {
+    TM_ASSIGN_OR_RETURN(sandbox::Evidence evidence, examiner.Examine(probes));
+    report->queries = evidence.queries;
+    for (size_t i = 0; i < candidates.size(); ++i) {
+      TestedRelease& t = candidates[i];
+      Status st = evidence.probes[i].status;
+      if (st.ok()) st = Accept(std::move(evidence.probes[i]), &t);
+      if (!st.ok()) {
+        if (st.code() == Status::Code::kUnavailable) unavailable = true;
+        report->notes.push_back("release " + std::to_string(t.release.id) + " (" + t.release.model +
+                                " " + t.release.version + ", " + t.release.scheme +
+                                ") not tested: " + st.message());
+        continue;
+      }
+      report->hypotheses += t.hypotheses;
+      tested.push_back(std::move(t));
+    }
   }
   report->releases_tested = static_cast<int>(tested.size());
   if (!any_eligible) {
-    report->notes.push_back(architecture.empty()
-                                ? "no release uses a scheme that can be traced from queries"
-                                : "no release has this model's architecture");
+    report->notes.push_back(endpoint ? "no release uses a scheme that can be traced from queries"
+                                     : "no release has this model's architecture");
   }
   for (const auto& t : tested) Decide(t, report->hypotheses, &report->candidates);
   std::stable_sort(

@@ -8,6 +8,8 @@
 #include <functional>
 #include <sstream>
 
+#include "tracemark/base/guarded_call.h"
+
 namespace tracemark {
 namespace {
 
@@ -16,8 +18,6 @@ using torch::jit::Graph;
 using torch::jit::Node;
 using torch::jit::Value;
 using ModulePath = std::vector<std::string>;
-
-std::string FirstLine(const std::string& text) { return text.substr(0, text.find('\n')); }
 
 std::string Join(const ModulePath& path) {
   std::string out;
@@ -213,7 +213,7 @@ StatusOr<ActivationTap> ActivationTap::Create(const torch::jit::Module& model,
         {c10::Argument("", pair->output()->type())}));
     return ActivationTap(model, path, std::move(function));
   } catch (const std::exception& e) {
-    return Status::InvalidArgument("cannot tap submodule " + path + ": " + FirstLine(e.what()));
+    return Status::InvalidArgument("cannot tap submodule " + path + ": " + ExceptionLine(e));
   }
 }
 
@@ -223,7 +223,7 @@ StatusOr<TapOutput> ActivationTap::Forward(const torch::Tensor& input) const {
     result = (*function_)({model_._ivalue(), input});
   } catch (const std::exception& e) {
     return Status::InvalidArgument("model rejected input of shape " + c10::str(input.sizes()) +
-                                   ": " + FirstLine(e.what()));
+                                   ": " + ExceptionLine(e));
   }
   const auto& pair = result.toTupleRef().elements();
   if (!pair[0].isTensor()) {
@@ -255,7 +255,7 @@ StatusOr<std::string> DefaultTapLayer(const torch::jit::Module& model) {
     }
     return Join(features->module);
   } catch (const std::exception& e) {
-    return no_default(FirstLine(e.what()));
+    return no_default(ExceptionLine(e));
   }
 }
 

@@ -1,14 +1,19 @@
 #include "tracemark/sdk/dataset.h"
 
+#include <sys/stat.h>
 #include <torch/serialize.h>
 #include <torch/torch.h>
 #include <zlib.h>
 
+#include <cerrno>
+#include <cstring>
 #include <filesystem>
 #include <optional>
 
 #include "tracemark/base/file_util.h"
+#include "tracemark/base/guarded_call.h"
 #include "tracemark/base/numbers.h"
+#include "tracemark/sdk/idx_format.h"
 
 namespace tracemark {
 namespace fs = std::filesystem;
@@ -17,14 +22,45 @@ namespace {
 constexpr uint32_t kIdxLabelMagic = 0x00000801;
 constexpr uint32_t kIdxImageMagic = 0x00000803;
 
+// The most a dataset file may hold, on disk or inflated.
+constexpr int64_t kMaxDatasetFileBytes = int64_t{4} << 30;
+
+// InvalidArgument unless `path` (followed through links) is a regular file
+// of at most kMaxDatasetFileBytes: a device, a FIFO or a socket would be
+// read forever or block.
+Status CheckDataFile(const std::string& path) {
+  struct stat st;
+  if (::stat(path.c_str(), &st) != 0) {
+    return Status::IoError("cannot read " + path + ": " + std::strerror(errno));
+  }
+  if (!S_ISREG(st.st_mode)) {
+    return Status::InvalidArgument(path +
+                                   " is not a regular file (datasets are files, or "
+                                   "directories of files)");
+  }
+  if (st.st_size > kMaxDatasetFileBytes) {
+    return Status::InvalidArgument(path + " is larger than the dataset limit of " +
+                                   std::to_string(kMaxDatasetFileBytes >> 20) + " MiB");
+  }
+  return Status::Ok();
+}
+
 // Reads a whole IDX file, gzipped or plain (zlib reads both transparently).
 StatusOr<std::string> ReadMaybeGzipped(const std::string& path) {
+  TM_RETURN_IF_ERROR(CheckDataFile(path));
   gzFile f = gzopen(path.c_str(), "rb");
   if (!f) return Status::IoError("cannot open " + path);
   std::string out;
   char buf[1 << 16];
   int n;
-  while ((n = gzread(f, buf, sizeof buf)) > 0) out.append(buf, n);
+  while ((n = gzread(f, buf, sizeof buf)) > 0) {
+    if (static_cast<int64_t>(out.size()) + n > kMaxDatasetFileBytes) {
+      gzclose(f);
+      return Status::InvalidArgument(path + " inflates beyond the dataset limit of " +
+                                     std::to_string(kMaxDatasetFileBytes >> 20) + " MiB");
+    }
+    out.append(buf, n);
+  }
   int err = 0;
   const char* msg = gzerror(f, &err);
   std::string error = (n < 0 || err < 0) ? std::string(msg) : "";
@@ -33,35 +69,12 @@ StatusOr<std::string> ReadMaybeGzipped(const std::string& path) {
   return out;
 }
 
-uint32_t BigEndian32(const std::string& bytes, size_t offset) {
-  auto b = [&](size_t i) {
-    return static_cast<uint32_t>(static_cast<unsigned char>(bytes[offset + i]));
-  };
-  return b(0) << 24 | b(1) << 16 | b(2) << 8 | b(3);
-}
-
 // Parses an IDX file with the expected magic into a uint8 tensor.
 StatusOr<torch::Tensor> ReadIdx(const std::string& path, uint32_t magic) {
   TM_ASSIGN_OR_RETURN(std::string bytes, ReadMaybeGzipped(path));
-  if (bytes.size() < 8 || BigEndian32(bytes, 0) != magic) {
-    return Status::InvalidArgument(path + " is not an IDX file of the expected kind");
-  }
-  size_t rank = magic & 0xff;
-  size_t header = 4 + 4 * rank;
-  if (bytes.size() < header) return Status::InvalidArgument(path + ": truncated IDX header");
-  std::vector<int64_t> dims;
-  size_t count = 1;
-  for (size_t i = 0; i < rank; ++i) {
-    dims.push_back(BigEndian32(bytes, 4 + 4 * i));
-    count *= dims.back();
-    if (count > bytes.size()) break;  // too large already; also stops overflow
-  }
-  if (dims.size() != rank || bytes.size() != header + count) {
-    return Status::InvalidArgument(path + ": IDX size " + std::to_string(bytes.size()) +
-                                   " does not match its dimensions");
-  }
-  auto t = torch::empty(dims, torch::kUInt8);
-  std::memcpy(t.data_ptr<uint8_t>(), bytes.data() + header, count);
+  TM_ASSIGN_OR_RETURN(IdxLayout layout, ParseIdxLayout(bytes, magic, path));
+  auto t = torch::empty(layout.dims, torch::kUInt8);
+  std::memcpy(t.data_ptr<uint8_t>(), bytes.data() + layout.header, layout.count);
   return t;
 }
 
@@ -112,14 +125,13 @@ StatusOr<DataSplits> LoadIdxDirectory(const fs::path& dir) {
 }
 
 StatusOr<DataSplits> LoadTensorFile(const std::string& path) {
+  TM_RETURN_IF_ERROR(CheckDataFile(path));
   TM_ASSIGN_OR_RETURN(std::string bytes, ReadFile(path));
   c10::IValue value;
   try {
     value = torch::pickle_load(std::vector<char>(bytes.begin(), bytes.end()));
   } catch (const std::exception& e) {
-    std::string msg = e.what();
-    return Status::InvalidArgument(path + " is not a torch.save file (" +
-                                   msg.substr(0, msg.find('\n')) + ")");
+    return Status::InvalidArgument(path + " is not a torch.save file (" + ExceptionLine(e) + ")");
   }
   if (!value.isGenericDict()) {
     return Status::InvalidArgument(path + " must hold a dict with keys \"x\" and \"y\"");

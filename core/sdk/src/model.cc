@@ -1,17 +1,67 @@
 #include "tracemark/sdk/model.h"
 
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include <cerrno>
+#include <cstring>
 #include <filesystem>
 #include <sstream>
 
 #include "tracemark/base/file_util.h"
+#include "tracemark/base/guarded_call.h"
 
 namespace tracemark {
 namespace {
 
-// LibTorch error texts carry a backtrace after the first line.
-std::string FirstLine(const std::string& text) { return text.substr(0, text.find('\n')); }
+// InvalidArgument when a parameter or buffer of `model` declares more
+// elements than its storage holds (a crafted archive; reading such a tensor
+// reads memory it does not own).
+Status CheckStorages(const torch::jit::Module& model, const std::string& name) {
+  auto check = [&](const std::string& what, const torch::Tensor& t) -> Status {
+    if (!t.defined() || !t.has_storage() || t.numel() == 0) return Status::Ok();
+    int64_t last = t.storage_offset();
+    for (int64_t d = 0; d < t.dim(); ++d) {
+      if (t.stride(d) < 0)
+        return Status::InvalidArgument(name + ": " + what + " has a negative stride");
+      last += (t.size(d) - 1) * t.stride(d);
+    }
+    const int64_t needed = (last + 1) * static_cast<int64_t>(t.element_size());
+    if (needed > static_cast<int64_t>(t.storage().nbytes())) {
+      return Status::InvalidArgument(name + ": " + what + " declares shape " + c10::str(t.sizes()) +
+                                     ", beyond its storage of " +
+                                     std::to_string(t.storage().nbytes()) + " bytes");
+    }
+    return Status::Ok();
+  };
+  for (const auto& p : model.named_parameters(/*recurse=*/true)) {
+    TM_RETURN_IF_ERROR(check("parameter " + p.name, p.value));
+  }
+  for (const auto& b : model.named_buffers(/*recurse=*/true)) {
+    TM_RETURN_IF_ERROR(check("buffer " + b.name, b.value));
+  }
+  return Status::Ok();
+}
+
+// Runs `load` and checks the archive has a forward method and tensors that
+// fit their storages; `name` is for messages.
+template <typename Load>
+StatusOr<torch::jit::Module> LoadChecked(const std::string& name, Load&& load) {
+  try {
+    torch::jit::Module model = load();
+    if (!model.find_method("forward")) {
+      return Status::InvalidArgument(name + " is a TorchScript archive without a forward method");
+    }
+    TM_RETURN_IF_ERROR(CheckStorages(model, name));
+    model.eval();
+    return model;
+  } catch (const std::bad_alloc&) {
+    return Status::Internal(name + ": out of memory while loading");
+  } catch (const std::exception& e) {
+    return Status::InvalidArgument(name + " is not a readable TorchScript model (" +
+                                   ExceptionLine(e) + ")");
+  }
+}
 
 }  // namespace
 
@@ -21,26 +71,27 @@ StatusOr<torch::jit::Module> LoadModel(const std::string& path) {
   if (std::filesystem::is_directory(path, ec)) {
     return Status::InvalidArgument(path + " is a directory, not a TorchScript model");
   }
-  try {
-    torch::jit::Module model = torch::jit::load(path, torch::kCPU);
-    if (!model.find_method("forward")) {
-      return Status::InvalidArgument(path + " is a TorchScript archive without a forward method");
-    }
-    model.eval();
-    return model;
-  } catch (const std::exception& e) {
-    return Status::InvalidArgument(path + " is not a readable TorchScript model (" +
-                                   FirstLine(e.what()) + ")");
-  }
+  return LoadChecked(path, [&] { return torch::jit::load(path, torch::kCPU); });
 }
 
-Status SaveModel(const torch::jit::Module& model, const std::string& path) {
+StatusOr<torch::jit::Module> LoadModelFromBytes(const std::string& bytes, const std::string& name) {
+  return LoadChecked(name, [&] {
+    std::istringstream in(bytes);
+    return torch::jit::load(in, torch::kCPU);
+  });
+}
+
+Status SaveModel(const torch::jit::Module& model, const std::string& path, int mode) {
   std::string tmp = path + ".partial." + std::to_string(::getpid());
   try {
     model.save(tmp);
   } catch (const std::exception& e) {
     std::remove(tmp.c_str());
-    return Status::IoError("cannot save model to " + path + ": " + FirstLine(e.what()));
+    return Status::IoError("cannot save model to " + path + ": " + ExceptionLine(e));
+  }
+  if (mode >= 0 && ::chmod(tmp.c_str(), static_cast<mode_t>(mode)) != 0) {
+    std::remove(tmp.c_str());
+    return Status::IoError("cannot chmod " + tmp + ": " + std::strerror(errno));
   }
   Status st = PublishFile(tmp, path);
   if (!st.ok()) std::remove(tmp.c_str());
@@ -87,7 +138,7 @@ StatusOr<torch::Tensor> RunForward(torch::jit::Module& model, const torch::Tenso
     out = model.forward({x});
   } catch (const std::exception& e) {
     return Status::InvalidArgument("model rejected input of shape " + c10::str(x.sizes()) + ": " +
-                                   FirstLine(e.what()));
+                                   ExceptionLine(e));
   }
   if (!out.isTensor()) {
     return Status::InvalidArgument("model returned " + out.tagKind() + ", expected one tensor");

@@ -11,7 +11,7 @@ using namespace store_internal;
 const char kSelectToken[] = "SELECT id, role, name, created_at FROM tokens ";
 const char kSelectInvestigation[] =
     "SELECT id, source, original_name, path, status, verdict, report_json, failure, created_at,"
-    " finished_at, endpoint_url, endpoint_model FROM investigations ";
+    " finished_at, endpoint_url, endpoint_model, attempts FROM investigations ";
 
 TokenRecord ReadToken(const Statement& row) {
   return TokenRecord{row.Int(0), row.Str(1), row.Str(2), row.Str(3)};
@@ -31,6 +31,7 @@ InvestigationRecord ReadInvestigation(const Statement& row) {
   r.finished_at = row.Str(9);
   r.endpoint_url = row.Str(10);
   r.endpoint_model = row.Str(11);
+  r.attempts = static_cast<int>(row.Int(12));
   return r;
 }
 
@@ -101,8 +102,9 @@ Status DaemonStore::SetInvestigationPath(int64_t id, const std::string& path) {
 }
 
 Status DaemonStore::StartInvestigation(int64_t id) {
-  return UpdateOne(db_, "no investigation with id " + std::to_string(id),
-                   "UPDATE investigations SET status = 'running' WHERE id = ?", id);
+  return UpdateOne(
+      db_, "no investigation with id " + std::to_string(id),
+      "UPDATE investigations SET status = 'running', attempts = attempts + 1 WHERE id = ?", id);
 }
 
 Status DaemonStore::FinishInvestigation(int64_t id, const std::string& verdict,
@@ -123,6 +125,32 @@ StatusOr<InvestigationRecord> DaemonStore::GetInvestigation(int64_t id) {
 
 StatusOr<std::vector<InvestigationRecord>> DaemonStore::ListInvestigations() {
   return Query(db_, ReadInvestigation, std::string(kSelectInvestigation) + "ORDER BY id");
+}
+
+Status DaemonStore::RefuseManifest(const RefusedManifest& m) {
+  WriteTransaction txn(db_);
+  TM_RETURN_IF_ERROR(txn.Begin());
+  TM_RETURN_IF_ERROR(Exec(db_,
+                          "INSERT OR REPLACE INTO refused_manifests(path, mtime, reason)"
+                          " VALUES (?,?,?)",
+                          m.path, m.mtime, m.reason));
+  return txn.Commit();
+}
+
+Status DaemonStore::ForgetManifest(const std::string& path) {
+  WriteTransaction txn(db_);
+  TM_RETURN_IF_ERROR(txn.Begin());
+  TM_RETURN_IF_ERROR(Exec(db_, "DELETE FROM refused_manifests WHERE path = ?", path));
+  return txn.Commit();
+}
+
+StatusOr<std::vector<RefusedManifest>> DaemonStore::ListRefusedManifests() {
+  return Query(
+      db_,
+      +[](const Statement& row) {
+        return RefusedManifest{row.Str(0), row.Str(1), row.Str(2)};
+      },
+      "SELECT path, mtime, reason FROM refused_manifests ORDER BY path");
 }
 
 }  // namespace tracemark

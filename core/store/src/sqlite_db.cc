@@ -115,6 +115,15 @@ const char* const kMigrations[] = {
     // shape was not recorded (traced by architecture only, as before).
     "ALTER TABLE releases ADD COLUMN model_kind TEXT NOT NULL DEFAULT 'classifier';"
     "ALTER TABLE releases ADD COLUMN input_shape TEXT NOT NULL DEFAULT '';",
+    // 6: attempts per investigation (a suspect that keeps its daemon from
+    // finishing is not run forever) and the manifests the daemon refused
+    // (not planned again until they change, across restarts).
+    "ALTER TABLE investigations ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0;"
+    "CREATE TABLE refused_manifests ("
+    "  path TEXT PRIMARY KEY,"
+    "  mtime TEXT NOT NULL,"
+    "  reason TEXT NOT NULL,"
+    "  refused_at TEXT NOT NULL DEFAULT (" TM_NOW "));",
 };
 
 // Creates `path` with mode 0600 if it does not exist yet. An existing file

@@ -55,6 +55,28 @@ TEST_F(DaemonStoreTest, SharesTheDatabaseFileWithTheKeyStore) {
   EXPECT_EQ(store_->FindToken("hash-9")->role, "viewer");
 }
 
+TEST_F(DaemonStoreTest, StartsAreCounted) {
+  auto id = store_->AddInvestigation(InvestigationSource::kUpload, "x.pt", "/tmp/x.pt").value();
+  EXPECT_EQ(store_->GetInvestigation(id)->attempts, 0);
+  ASSERT_TRUE(store_->StartInvestigation(id).ok());
+  ASSERT_TRUE(store_->StartInvestigation(id).ok());
+  EXPECT_EQ(store_->GetInvestigation(id)->attempts, 2);
+}
+
+TEST_F(DaemonStoreTest, RefusedManifestsAreRememberedReplacedAndForgotten) {
+  ASSERT_TRUE(store_->RefuseManifest({"/r/m/1/release.json", "100", "no such scheme"}).ok());
+  ASSERT_TRUE(store_->RefuseManifest({"/r/m/1/release.json", "200", "still bad"}).ok());
+  ASSERT_TRUE(store_->RefuseManifest({"/r/m/2/release.json", "300", "dataset"}).ok());
+  auto refused = store_->ListRefusedManifests();
+  ASSERT_TRUE(refused.ok()) << refused.status().message();
+  ASSERT_EQ(refused->size(), 2u);
+  EXPECT_EQ((*refused)[0].mtime, "200");
+  EXPECT_EQ((*refused)[0].reason, "still bad");
+  ASSERT_TRUE(store_->ForgetManifest("/r/m/1/release.json").ok());
+  ASSERT_TRUE(store_->ForgetManifest("/never/refused").ok());
+  EXPECT_EQ(store_->ListRefusedManifests()->size(), 1u);
+}
+
 TEST_F(DaemonStoreTest, EndpointInvestigationKeepsUrlAndModel) {
   auto id = store_->AddEndpointInvestigation("http://10.0.0.7:8000", "fashion");
   ASSERT_TRUE(id.ok()) << id.status().message();

@@ -12,14 +12,24 @@
 
 namespace tracemark {
 
-// The first line of an exception's message (LibTorch appends a C++
-// backtrace after it).
-inline std::string ExceptionLine(const std::exception& e) {
-  std::string msg = e.what();
-  auto nl = msg.find('\n');
-  if (nl != std::string::npos) msg.resize(nl);
-  return msg;
+// The one line of a library's error message that says what failed: the
+// first (LibTorch appends a C++ backtrace after it), except for errors of
+// the TorchScript interpreter, which put the failing operation's own error
+// last, after the script's traceback.
+inline std::string MessageLine(const std::string& text) {
+  static const char kInterpreter[] =
+      "The following operation failed in the TorchScript interpreter";
+  if (text.rfind(kInterpreter, 0) == 0) {
+    size_t end = text.find_last_not_of("\n ");
+    if (end != std::string::npos) {
+      size_t start = text.rfind('\n', end);
+      return text.substr(start == std::string::npos ? 0 : start + 1, end + 1 - (start + 1));
+    }
+  }
+  return text.substr(0, text.find('\n'));
 }
+
+inline std::string ExceptionLine(const std::exception& e) { return MessageLine(e.what()); }
 
 // Runs `body` (returning Status or StatusOr<T>), turning any exception into
 // Status::Internal with `what` as context.

@@ -43,11 +43,14 @@ class PluginHost {
   StatusOr<const Scheme*> Find(const std::string& name) const;
   std::vector<const Scheme*> schemes() const;  // by name
   const std::vector<RefusedPlugin>& refused() const { return refused_; }
+  // The directory LoadDirectory loaded ("" before).
+  const std::string& directory() const { return directory_; }
 
  private:
   struct Plugin;
   std::vector<std::unique_ptr<Plugin>> plugins_;
   std::vector<RefusedPlugin> refused_;
+  std::string directory_;
 };
 
 // Where `tracemark` looks for plugins when none is given: the directory

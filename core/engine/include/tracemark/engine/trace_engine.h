@@ -20,6 +20,14 @@
 // query budget never hangs the trace and never accuses anyone by itself:
 // the releases it could not serve are listed in the notes and, when nobody
 // is accused, the verdict is "inconclusive".
+//
+// A model file is a program its maker wrote: everything that loads or runs
+// it happens in the sandboxed tracemark-sandbox process (examiner.h,
+// docs/security.md), which sees the file's descriptor and, after telling the
+// suspect's architecture, the keys of the releases it is tested against; the
+// key store, the codes and the verdict stay here. A suspect that crashes the
+// sandbox, exceeds its time or memory, or reaches for a file fails the
+// trace with that reason.
 #pragma once
 
 #include <string>
@@ -27,39 +35,45 @@
 #include "tracemark/base/status.h"
 #include "tracemark/decide/trace_report.h"
 #include "tracemark/endpoint/inference_client.h"
+#include "tracemark/engine/examiner.h"
 #include "tracemark/engine/plugin_host.h"
 #include "tracemark/store/key_store.h"
 
 namespace tracemark {
 
-class Suspect;
-}  // namespace tracemark
-namespace torch::jit {
-struct Module;
-}  // namespace torch::jit
-namespace tracemark {
-
 class TraceEngine {
  public:
-  // Neither pointer is owned; both must outlive the engine.
-  TraceEngine(KeyStore* store, const PluginHost* plugins) : store_(store), plugins_(plugins) {}
+  // Neither pointer is owned; both must outlive the engine. In `isolation`,
+  // an empty program or plugin_dir means DefaultSandboxProgram() and the
+  // directory `plugins` was loaded from.
+  TraceEngine(KeyStore* store, const PluginHost* plugins, sandbox::SandboxConfig isolation = {});
 
-  // NotFound / InvalidArgument when the suspect is missing or not a model.
-  StatusOr<TraceReport> Trace(const std::string& suspect_path);
+  // NotFound / InvalidArgument when the suspect is missing, not a regular
+  // file, too large or not a model; Internal with the reason when the
+  // sandbox ended it (time, memory, a crash, a forbidden call).
+  // `display_name` (default: the path) names the suspect in the report and
+  // in messages, so that a server's paths need not show.
+  StatusOr<TraceReport> Trace(const std::string& suspect_path,
+                              const std::string& display_name = "");
+
+  // As Trace, with the model loaded and run in this process: only for models
+  // the caller made itself (the lab's evaluation and benchmarks, which trace
+  // thousands of their own copies and time the schemes, not the sandbox).
+  // Nothing received from outside may go through it.
+  StatusOr<TraceReport> TraceOwnModel(const std::string& model_path);
 
   // InvalidArgument for bad options. An unreachable or misbehaving endpoint
   // is not an error: the report says "inconclusive" and why.
   StatusOr<TraceReport> TraceEndpoint(const EndpointOptions& endpoint);
 
  private:
-  // Tests `suspect` against the releases `architecture` selects (empty:
-  // every release whose scheme works from queries) and decides. `model`
-  // (the suspect's file, null for endpoints) tells the suspect's kind.
-  Status TraceSuspect(Suspect& suspect, const std::string& architecture, TraceReport* report,
-                      torch::jit::Module* model = nullptr);
+  // Asks `examiner` about the releases the suspect may come from (for an
+  // endpoint: every release whose scheme works from queries) and decides.
+  Status TraceWith(Examiner& examiner, bool endpoint, TraceReport* report);
 
   KeyStore* store_;
   const PluginHost* plugins_;
+  sandbox::SandboxConfig isolation_;
 };
 
 }  // namespace tracemark

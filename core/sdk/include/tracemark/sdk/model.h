@@ -17,9 +17,14 @@ namespace tracemark {
 // `forward` method -> InvalidArgument with a one-line reason.
 StatusOr<torch::jit::Module> LoadModel(const std::string& path);
 
+// The same from the bytes of a TorchScript archive; `name` stands for the
+// archive in messages.
+StatusOr<torch::jit::Module> LoadModelFromBytes(const std::string& bytes, const std::string& name);
+
 // Saves `model` to `path` atomically (temp file + rename): readers see the
-// old file or the complete new one, never a partial archive.
-Status SaveModel(const torch::jit::Module& model, const std::string& path);
+// old file or the complete new one, never a partial archive. `mode`: the
+// file's permission bits (-1: as the umask makes them).
+Status SaveModel(const torch::jit::Module& model, const std::string& path, int mode = -1);
 
 // An independent deep copy (parameters and buffers are not shared).
 torch::jit::Module CloneModel(const torch::jit::Module& model);

@@ -38,6 +38,15 @@ struct InvestigationRecord {
   std::string finished_at;
   std::string endpoint_url;    // source kEndpoint: the v2 server's base URL
   std::string endpoint_model;  // source kEndpoint: the model name it serves
+  int attempts = 0;            // times StartInvestigation ran (schema 6)
+};
+
+// A registry manifest the daemon could not release, remembered until the
+// manifest changes (its modification time, as text).
+struct RefusedManifest {
+  std::string path;
+  std::string mtime;
+  std::string reason;
 };
 
 class DaemonStore {
@@ -62,11 +71,18 @@ class DaemonStore {
   // An investigation of a deployed endpoint (source kEndpoint, no file).
   StatusOr<int64_t> AddEndpointInvestigation(const std::string& url, const std::string& model);
   Status SetInvestigationPath(int64_t id, const std::string& path);
+  // Marks it running and counts the attempt.
   Status StartInvestigation(int64_t id);
   Status FinishInvestigation(int64_t id, const std::string& verdict, const std::string& report_json,
                              const std::string& failure);
   StatusOr<InvestigationRecord> GetInvestigation(int64_t id);       // NotFound if absent
   StatusOr<std::vector<InvestigationRecord>> ListInvestigations();  // by id
+
+  // Refused manifests (schema 6): Refuse records or replaces one; Forget
+  // drops it (no error when absent).
+  Status RefuseManifest(const RefusedManifest& manifest);
+  Status ForgetManifest(const std::string& path);
+  StatusOr<std::vector<RefusedManifest>> ListRefusedManifests();
 
  private:
   explicit DaemonStore(sqlite3* db);
