@@ -62,6 +62,8 @@ Status PluginHost::Load(const std::string& path) {
   if (!plugin->scheme) return refuse(std::string("create failed: ") + error);
   if (plugin->scheme->Info().name != d->name) return refuse("descriptor and scheme names differ");
   plugins_.push_back(std::move(plugin));
+  // A host filled plugin by plugin still tells the sandbox where they live.
+  if (directory_.empty()) directory_ = fs::absolute(path).parent_path().lexically_normal().string();
   return Status::Ok();
 }
 

@@ -43,7 +43,8 @@ class PluginHost {
   StatusOr<const Scheme*> Find(const std::string& name) const;
   std::vector<const Scheme*> schemes() const;  // by name
   const std::vector<RefusedPlugin>& refused() const { return refused_; }
-  // The directory LoadDirectory loaded ("" before).
+  // The directory LoadDirectory loaded, or that of the first plugin Load
+  // accepted ("" before either).
   const std::string& directory() const { return directory_; }
 
  private:
